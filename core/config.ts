@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+/**
+ * Every GRIDPATROL_* setting: its environment name, its schema and what it means. The one
+ * definition behind validation at start, `--help` and the README's settings table.
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalText = z.string().min(1).optional();
+
+export const SETTINGS = {
+  GRIDPATROL_MQTT_PORT: { schema: port.default(1883), help: 'MQTT over TCP port' },
+  GRIDPATROL_MQTT_WS_PORT: { schema: port.default(8083), help: 'MQTT over WebSocket port (path /mqtt)' },
+  GRIDPATROL_HTTP_PORT: { schema: port.default(8080), help: 'HTTP API, docs and dashboard port' },
+  GRIDPATROL_HOST: { schema: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')]).default('127.0.0.1'), help: 'bind address' },
+  GRIDPATROL_DATA_DIR: { schema: z.string().min(1).default('./data'), help: 'data folder (embedded store, spool, keys)' },
+  GRIDPATROL_INFLUX_URL: { schema: z.url({ protocol: /^https?$/ }).optional(), help: 'InfluxDB URL; unset: embedded SQLite store' },
+  GRIDPATROL_INFLUX_DB: { schema: z.string().min(1).default('gridpatrol'), help: 'InfluxDB 1.x database or 2.x/3.x bucket' },
+  GRIDPATROL_INFLUX_TOKEN: { schema: optionalText, help: 'InfluxDB token (2.x/3.x) or user:password (1.x)' },
+  GRIDPATROL_INFLUX_ORG: { schema: optionalText, help: 'InfluxDB 2.x organisation' },
+  GRIDPATROL_INFLUX_API: {
+    schema: z.enum(['auto', 'v1', 'v2']).default('auto'),
+    help: 'write API: v1 (/write, InfluxDB 1.x), v2 (/api/v2/write, 1.8+, 2.x, 3.x), auto (by /ping version)',
+  },
+  GRIDPATROL_ADMIN_TOKEN: { schema: z.string().min(16, 'at least 16 characters').optional(), help: 'admin bearer token; unset: generated once, printed, kept in the data folder' },
+  GRIDPATROL_GRIDS_FILE: { schema: optionalText, help: 'grid cells, a GeoJSON FeatureCollection; unset: the bundled sample county' },
+  GRIDPATROL_RULES_FILE: { schema: optionalText, help: 'risk rules file; unset: bundled defaults' },
+  GRIDPATROL_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), help: 'log level' },
+  GRIDPATROL_MAX_PAYLOAD_BYTES: { schema: positiveInt.default(65536), help: 'largest MQTT payload ingested; larger ones become dead letters' },
+  GRIDPATROL_MAX_PACKET_BYTES: { schema: positiveInt.default(1048576), help: 'largest MQTT packet the broker reads; larger ones close the connection' },
+  GRIDPATROL_MAX_MSGS_PER_SEC: { schema: positiveInt.default(200), help: 'messages per second one connection may publish before it is disconnected' },
+  GRIDPATROL_MAX_CONNECTIONS: { schema: positiveInt.default(20000), help: 'most MQTT connections at once' },
+  GRIDPATROL_MAX_FUTURE_MS: { schema: positiveInt.default(24 * 3600_000), help: 'device time this far ahead of the server is refused (ms)' },
+  GRIDPATROL_MAX_AGE_MS: { schema: positiveInt.default(7 * 24 * 3600_000), help: 'device time older than this is refused (ms)' },
+  GRIDPATROL_SPOOL_MAX_BYTES: { schema: positiveInt.default(1024 * 1024 * 1024), help: 'spool disk budget; at the limit publishes are refused (publisher disconnected)' },
+  GRIDPATROL_SPOOL_FSYNC: { schema: z.enum(['always', 'never']).default('never'), help: 'fsync each spool append (survives power loss) or rely on the OS (survives process kill)' },
+  GRIDPATROL_BATCH_SIZE: { schema: positiveInt.default(5000), help: 'records per store write' },
+  GRIDPATROL_FLUSH_INTERVAL_MS: { schema: positiveInt.default(200), help: 'longest wait before a partial batch is written (ms)' },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export const SettingsSchema = z.object(
+  Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, v.schema])) as {
+    [K in SettingName]: (typeof SETTINGS)[K]['schema'];
+  },
+);
+export type Settings = z.infer<typeof SettingsSchema>;
+
+/** The parsed, frozen configuration every component receives. Units are in the names. */
+export interface Config {
+  host: string;
+  mqttPort: number;
+  mqttWsPort: number;
+  httpPort: number;
+  dataDir: string;
+  adminToken?: string;
+  gridsFile?: string;
+  rulesFile?: string;
+  logLevel: Settings['GRIDPATROL_LOG_LEVEL'];
+  store: { type: 'sqlite'; path: string } | { type: 'influx'; url: string; database: string; token?: string; org?: string; api: 'auto' | 'v1' | 'v2' };
+  limits: { maxPayloadBytes: number; maxPacketBytes: number; maxMessagesPerSec: number; maxConnections: number };
+  time: { maxFutureMs: number; maxAgeMs: number };
+  spool: { maxBytes: number; fsync: boolean };
+  writer: { batchSize: number; flushIntervalMs: number };
+}
+
+export function toConfig(s: Settings, joinPath: (...p: string[]) => string): Config {
+  return {
+    host: s.GRIDPATROL_HOST,
+    mqttPort: s.GRIDPATROL_MQTT_PORT,
+    mqttWsPort: s.GRIDPATROL_MQTT_WS_PORT,
+    httpPort: s.GRIDPATROL_HTTP_PORT,
+    dataDir: s.GRIDPATROL_DATA_DIR,
+    adminToken: s.GRIDPATROL_ADMIN_TOKEN,
+    gridsFile: s.GRIDPATROL_GRIDS_FILE,
+    rulesFile: s.GRIDPATROL_RULES_FILE,
+    logLevel: s.GRIDPATROL_LOG_LEVEL,
+    store: s.GRIDPATROL_INFLUX_URL
+      ? {
+          type: 'influx',
+          url: s.GRIDPATROL_INFLUX_URL,
+          database: s.GRIDPATROL_INFLUX_DB,
+          token: s.GRIDPATROL_INFLUX_TOKEN,
+          org: s.GRIDPATROL_INFLUX_ORG,
+          api: s.GRIDPATROL_INFLUX_API,
+        }
+      : { type: 'sqlite', path: joinPath(s.GRIDPATROL_DATA_DIR, 'telemetry.db') },
+    limits: {
+      maxPayloadBytes: s.GRIDPATROL_MAX_PAYLOAD_BYTES,
+      maxPacketBytes: s.GRIDPATROL_MAX_PACKET_BYTES,
+      maxMessagesPerSec: s.GRIDPATROL_MAX_MSGS_PER_SEC,
+      maxConnections: s.GRIDPATROL_MAX_CONNECTIONS,
+    },
+    time: { maxFutureMs: s.GRIDPATROL_MAX_FUTURE_MS, maxAgeMs: s.GRIDPATROL_MAX_AGE_MS },
+    spool: { maxBytes: s.GRIDPATROL_SPOOL_MAX_BYTES, fsync: s.GRIDPATROL_SPOOL_FSYNC === 'always' },
+    writer: { batchSize: s.GRIDPATROL_BATCH_SIZE, flushIntervalMs: s.GRIDPATROL_FLUSH_INTERVAL_MS },
+  };
+}

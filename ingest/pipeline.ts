@@ -1,0 +1,128 @@
+import type { Config } from '../core/config.js';
+import type { GridIndex } from '../core/grids.js';
+import type { StoreRecord } from '../core/records.js';
+import type { DetectionEvent, DroneTelemetry, SensorReading } from '../core/telemetry.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { DeadLetterInput, DeadLetters } from '../storage/dead-letters.js';
+import type { LiveState } from '../storage/live-state.js';
+import { decode } from './stages/decode.js';
+import { Dedup } from './stages/dedup.js';
+import { cellOfEvent, cellOfPosition, cellOfSensor } from './stages/enrich.js';
+import { normalizeTime } from './stages/normalize.js';
+import { isRefusal, type Envelope, type Refusal } from './stages/types.js';
+import { validate } from './stages/validate.js';
+
+/** Where accepted records go: the spool. `append` resolves once they are durable. */
+export interface RecordSink {
+  append(records: readonly StoreRecord[]): Promise<void>;
+}
+
+export interface IngestDeps {
+  config: Pick<Config, 'limits' | 'time'>;
+  grids: GridIndex;
+  sensorCell: (sensorId: string) => string | undefined;
+  sink: RecordSink;
+  deadLetters: DeadLetters;
+  live: LiveState;
+  metrics: Metrics;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface Ingest {
+  /** Runs the stages; resolves when the accepted records are durable and refusals are dead letters. Rejects only when the sink does (spool full). */
+  accept(env: Envelope): Promise<void>;
+}
+
+/**
+ * The runner: decode → validate → normalize → dedup → enrich for every item of a message, then
+ * one durable append. The stages only decide; the runner counts, times and records refusals.
+ */
+export function buildIngest(deps: IngestDeps): Ingest {
+  const now = deps.now ?? Date.now;
+  const dedup = new Dedup();
+  const { metrics } = deps;
+  const log = deps.log.child({ component: 'ingest' });
+  const enrichDeps = { grids: deps.grids, sensorCell: deps.sensorCell, droneCell: (id: string) => deps.live.droneCell(id) };
+
+  function letter(env: Envelope, r: Refusal, payload: string): DeadLetterInput {
+    metrics.recordsRefused.inc({ stage: r.stage, reason: r.code });
+    metrics.deadLetters.inc({ stage: r.stage });
+    return { deviceId: env.deviceId, topic: env.topic, stage: r.stage, code: r.code, reason: r.reason, payload, receivedAt: env.receivedAt };
+  }
+
+  function toRecord(env: Envelope, item: DroneTelemetry | DetectionEvent | SensorReading, ts: number): StoreRecord {
+    if (env.channel === 'telemetry') {
+      const { droneId: _id, ts: _ts, ...t } = item as DroneTelemetry;
+      return { type: 'telemetry', droneId: env.deviceId, gridId: cellOfPosition(enrichDeps, t.lat, t.lon), ts, ...t };
+    }
+    if (env.channel === 'events') {
+      const { droneId: _id, ts: _ts, seq: _seq, ...e } = item as DetectionEvent;
+      return { type: 'event', droneId: env.deviceId, gridId: cellOfEvent(enrichDeps, env.deviceId, e.lat, e.lon), ts, ...e };
+    }
+    const { sensorId: _id, ts: _ts, ...r } = item as SensorReading;
+    return { type: 'reading', sensorId: env.deviceId, gridId: cellOfSensor(enrichDeps, env.deviceId), ts, ...r };
+  }
+
+  async function accept(env: Envelope): Promise<void> {
+    metrics.messagesIn.inc({ channel: env.channel });
+    const started = performance.now();
+    const letters: DeadLetterInput[] = [];
+    const records: StoreRecord[] = [];
+    const marked: Array<[string, number]> = [];
+    const stream = `${env.deviceId}/${env.channel}`;
+    let status: boolean | undefined;
+
+    const items = decode(env, deps.config.limits.maxPayloadBytes);
+    if (isRefusal(items)) letters.push(letter(env, items, env.payload.toString('utf8', 0, 8192)));
+    else
+      for (const item of items) {
+        const v = validate(item, env.channel, env.deviceId);
+        if (isRefusal(v)) {
+          letters.push(letter(env, v, JSON.stringify(item)));
+          continue;
+        }
+        if (v.channel === 'status') {
+          status = v.value.state === 'online';
+          continue;
+        }
+        const ts = normalizeTime(v.value.ts, now(), deps.config.time);
+        if (isRefusal(ts)) {
+          letters.push(letter(env, ts, JSON.stringify(item)));
+          continue;
+        }
+        const seq = v.value.seq;
+        if (seq !== undefined) {
+          const { verdict, gaps } = dedup.check(stream, seq);
+          if (gaps) metrics.seqGaps.inc(gaps);
+          if (verdict === 'duplicate') {
+            metrics.duplicates.inc();
+            continue;
+          }
+          marked.push([stream, seq]);
+        }
+        records.push(toRecord(env, v.value, ts));
+      }
+    metrics.stageSeconds.observe((performance.now() - started) / 1000);
+
+    if (letters.length) {
+      deps.deadLetters.add(letters);
+      log.debug({ deviceId: env.deviceId, topic: env.topic, refused: letters.length, reason: letters[0]!.reason }, 'payload refused');
+    }
+    if (records.length) {
+      try {
+        await deps.sink.append(records);
+      } catch (err) {
+        // not durable, so not seen: a redelivery of these seqs must be taken again
+        for (const [s, seq] of marked) dedup.forget(s, seq);
+        throw err;
+      }
+      for (const r of records) metrics.recordsAccepted.inc({ type: r.type });
+      deps.live.apply(records, env.receivedAt);
+    }
+    if (status !== undefined) deps.live.setStatus(env.kind, env.deviceId, status, env.receivedAt);
+  }
+
+  return { accept };
+}

@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { SETTINGS, SettingsSchema, toConfig, type Config, type SettingName } from '../core/config.js';
+
+export type ConfigResult = { ok: true; config: Readonly<Config> } | { ok: false; errors: string[] };
+
+/**
+ * Reads every GRIDPATROL_* setting from `env`, validates all of them and returns either the frozen
+ * config or one line per bad setting (name, value, what is allowed). Empty values count as unset.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
+  const raw: Partial<Record<SettingName, string>> = {};
+  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+    const v = env[name];
+    if (v !== undefined && v !== '') raw[name] = v;
+  }
+  const parsed = SettingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0]) as SettingName;
+      const help = SETTINGS[name]?.help ?? '';
+      return `invalid setting ${name}=${JSON.stringify(raw[name] ?? '')}: ${issue.message} (${help})`;
+    });
+    return { ok: false, errors };
+  }
+  return { ok: true, config: deepFreeze(toConfig(parsed.data, join)) };
+}
+
+/** The `--help` text: every setting with its default and meaning. */
+export function settingsHelp(): string {
+  const lines = Object.entries(SETTINGS).map(([name, s]) => {
+    const def = s.schema.safeParse(undefined);
+    const shown = def.success && def.data !== undefined ? ` (default: ${String(def.data)})` : '';
+    return `  ${name.padEnd(30)} ${s.help}${shown}`;
+  });
+  return ['Settings (environment variables):', ...lines].join('\n');
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,65 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { GridIndex } from '../core/grids.js';
+import type { Principal } from '../core/principal.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { DeadLetters } from '../storage/dead-letters.js';
+import type { DeviceRegistry } from '../storage/devices.js';
+import type { LiveState } from '../storage/live-state.js';
+import type { TelemetryStore } from '../storage/telemetry-store.js';
+import { authPlugin } from './plugins/auth.js';
+import { registerProblemHandlers } from './problem.js';
+import { deadLetterRoutes } from './routes/dead-letters.js';
+import { deviceRoutes } from './routes/devices.js';
+import { droneRoutes } from './routes/drones.js';
+import { gridRoutes } from './routes/grids.js';
+import { healthRoutes, type HealthOptions } from './routes/health.js';
+import { sensorRoutes } from './routes/sensors.js';
+
+export interface ApiDeps {
+  store: TelemetryStore;
+  live: LiveState;
+  devices: DeviceRegistry;
+  deadLetters: DeadLetters;
+  grids: GridIndex;
+  metrics: Metrics;
+  log: Logger;
+  verifyToken: (token: string) => Promise<Principal | null>;
+  readiness: HealthOptions['readiness'];
+  now?: () => number;
+  /** largest request body, bytes */
+  bodyLimitBytes?: number;
+}
+
+/** The HTTP API, built but not listening: tests `inject`, main listens. */
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({ loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 64 * 1024, disableRequestLogging: true });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemHandlers(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'GridPatrol API', version: '1.0.0', description: 'Drone patrol telemetry: devices, fleet state, tracks, readings, dead letters (CONTRACT v1).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(authPlugin, { verifyToken: deps.verifyToken });
+  const now = deps.now ?? Date.now;
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  await typed.register(healthRoutes, { metrics: deps.metrics, readiness: deps.readiness });
+  await typed.register(deviceRoutes, { devices: deps.devices, cellExists: (id) => !!deps.grids.cell(id) });
+  await typed.register(droneRoutes, { devices: deps.devices, live: deps.live, store: deps.store, now });
+  await typed.register(sensorRoutes, { devices: deps.devices, live: deps.live, store: deps.store, now });
+  await typed.register(gridRoutes, { grids: deps.grids });
+  await typed.register(deadLetterRoutes, { deadLetters: deps.deadLetters });
+  return app;
+}

@@ -1,0 +1,27 @@
+import { GridPatrolError } from '../lib/errors.js';
+
+/** A query time (ISO 8601 or epoch ms) as epoch ms. */
+export function queryTimeMs(t: string | number | undefined, fallback: number): number {
+  if (t === undefined) return fallback;
+  return typeof t === 'number' ? t : Date.parse(t);
+}
+
+/** `from`/`to` with defaults, checked for order and span. */
+export function timeRange(q: { from?: string | number; to?: string | number }, now: number, defaultSpanMs: number, maxSpanMs = 366 * 24 * 3600_000) {
+  const to = queryTimeMs(q.to, now);
+  const from = queryTimeMs(q.from, to - defaultSpanMs);
+  if (from > to) throw new GridPatrolError('GP_ERR_QUERY_RANGE', `from (${new Date(from).toISOString()}) is after to (${new Date(to).toISOString()})`);
+  if (to - from > maxSpanMs) throw new GridPatrolError('GP_ERR_QUERY_RANGE', `the range is longer than ${Math.round(maxSpanMs / 86_400_000)} days; ask for a shorter one`);
+  return { from, to };
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** "5m" → 300000 */
+export function durationMs(s: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s);
+  if (!m) throw new GridPatrolError('GP_ERR_API_VALIDATION', `"${s}" is not a duration such as 30s, 5m, 1h`);
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
+
+export const iso = (ms: number | undefined | null) => (ms === undefined || ms === null ? null : new Date(ms).toISOString());

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `npm test`: the whole suite (type check, unit, integration against real servers).
+# Brings what it needs: npm packages, and Debian's influxdb (real influxd 1.6.7) and
+# docker-compose (to validate docker-compose.yml) when missing and running as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -d node_modules ] || npm ci
+
+need=()
+command -v influxd >/dev/null 2>&1 || need+=(influxdb)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test: installing ${need[*]} from Debian" >&2
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+  else
+    echo "test: missing ${need[*]}; run: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+fi
+
+npm run typecheck
+mkdir -p test-results
+exec npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@"

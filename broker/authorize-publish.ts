@@ -1,0 +1,120 @@
+import type { AedesOptions, Client, PublishPacket } from 'aedes';
+import { DroneCommand } from '../core/telemetry.js';
+import { parseDeviceTopic, type DeviceChannel, type DeviceKind, type DeviceTopic } from '../core/topics.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { ClientSessions } from './sessions.js';
+import type { IncomingDeviceMessage, Principal } from './types.js';
+
+export interface AuthorizePublishDeps {
+  sessions: ClientSessions;
+  allowPublish: (client: Client) => boolean;
+  ingest: (msg: IncomingDeviceMessage) => Promise<void>;
+  /** true while the broker shuts down: wills are then not published (the devices did not go away, we did) */
+  closing: () => boolean;
+  metrics: Metrics;
+  log: Logger;
+  now: () => number;
+}
+
+/** Device → broker channels (CONTRACT: MQTT topics); `commands` only ever flows to a drone. */
+const UPLINK: Record<DeviceKind, readonly DeviceChannel[]> = {
+  drone: ['telemetry', 'events', 'status'],
+  sensor: ['readings', 'status'],
+};
+
+class PublishRefused extends Error {
+  constructor(readonly reason: string) {
+    super(`publish refused: ${reason}`);
+  }
+}
+
+/**
+ * Aedes runs this for every PUBLISH a client sends, and for a client's last will when its
+ * connection is lost, before anything is acknowledged or delivered. Calling back with no error
+ * lets the message through (for QoS 1 the PUBACK is written only then); an error closes the
+ * publisher's connection and nothing is acknowledged [MQTT-3.3.5-2]. Deny by default. A device's
+ * message is handed to ingest and the callback waits for it: PUBACK means durable.
+ */
+export function createAuthorizePublish(deps: AuthorizePublishDeps): NonNullable<AedesOptions['authorizePublish']> {
+  const log = deps.log.child({ component: 'broker-acl' });
+
+  function refused(reason: string, client: Client | null, packet: PublishPacket): PublishRefused {
+    deps.metrics.mqttRefused.inc({ action: 'publish', reason });
+    log.debug({ clientId: client?.id, topic: packet.topic, reason }, 'publish refused');
+    return new PublishRefused(reason);
+  }
+
+  return (client, packet, callback) => {
+    const principal = client ? deps.sessions.principalOf(client) : undefined;
+    // a will left behind by a connection of another process or an earlier run has no principal here
+    if (!client || !principal) return callback(refused('no_principal', client, packet));
+    const isWill = deps.sessions.isWill(client, packet);
+    if (isWill && deps.closing()) return callback(new PublishRefused('shutdown'));
+    if (!isWill && !deps.allowPublish(client)) return callback(new PublishRefused('rate'));
+    if (packet.topic.startsWith('$')) return callback(refused('sys', client, packet));
+    if (principal.type === 'person') return callback(commandRefusal(principal, packet, (r) => refused(r, client, packet)));
+
+    const topic = parseDeviceTopic(packet.topic);
+    const reason = deviceRefusal(principal, topic, isWill);
+    if (reason || !topic) return callback(refused(reason ?? 'topic', client, packet));
+    ingestOne(deps.ingest, toMessage(principal, topic, packet, isWill, deps.now()), callback, (err) => {
+      log.debug({ err }, 'ingest did not take the message');
+      return refused('ingest', client, packet);
+    });
+  };
+}
+
+function deviceRefusal(p: Extract<Principal, { type: 'device' }>, t: DeviceTopic | null, isWill: boolean): string | null {
+  if (!t) return 'topic';
+  if (t.kind !== p.kind || t.deviceId !== p.id) return 'foreign_device';
+  if (!UPLINK[p.kind].includes(t.channel)) return 'channel';
+  if (isWill && t.channel !== 'status') return 'will_topic';
+  return null;
+}
+
+/** People publish only drone commands, and only admins; the payload must be a command drones understand. */
+function commandRefusal(p: Extract<Principal, { type: 'person' }>, packet: PublishPacket, refused: (r: string) => Error): Error | null {
+  const t = parseDeviceTopic(packet.topic);
+  if (!t || t.kind !== 'drone' || t.channel !== 'commands') return refused('topic');
+  if (p.role !== 'admin') return refused('role');
+  if (!DroneCommand.safeParse(parseJson(packet.payload)).success) return refused('bad_command');
+  // a retained command would be replayed to the drone on every reconnect
+  packet.retain = false;
+  return null;
+}
+
+function parseJson(payload: Buffer | string): unknown {
+  try {
+    return JSON.parse(payload.toString());
+  } catch {
+    return undefined;
+  }
+}
+
+function toMessage(p: Extract<Principal, { type: 'device' }>, t: DeviceTopic, packet: PublishPacket, isWill: boolean, receivedAt: number): IncomingDeviceMessage {
+  const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+  return { deviceId: p.id, kind: p.kind, channel: t.channel, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain, receivedAt, isWill };
+}
+
+/*
+ * ingest is called synchronously, so messages of one connection reach it in the order they
+ * arrived even when Aedes authorizes several of them at once; only the callbacks wait.
+ */
+function ingestOne(
+  ingest: AuthorizePublishDeps['ingest'],
+  msg: IncomingDeviceMessage,
+  callback: (err?: Error | null) => void,
+  refused: (err: unknown) => Error,
+): void {
+  let pending: Promise<void>;
+  try {
+    pending = ingest(msg);
+  } catch (err) {
+    pending = Promise.reject(err);
+  }
+  pending.then(
+    () => callback(null),
+    (err: unknown) => callback(refused(err)),
+  );
+}

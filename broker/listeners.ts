@@ -1,0 +1,64 @@
+import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+
+export type OnConnection = (stream: Duplex, remote: string | undefined, req?: IncomingMessage) => void;
+
+export interface Listener {
+  port: number;
+  /** Stops accepting; open connections are the caller's to close. */
+  close(): Promise<void>;
+}
+
+function listenOn(server: TcpServer | HttpServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: TcpServer | HttpServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export async function listenTcp(host: string, port: number, onConnection: OnConnection): Promise<Listener> {
+  const server = createTcpServer((socket) => {
+    socket.setNoDelay(true);
+    onConnection(socket, socket.remoteAddress, undefined);
+  });
+  const real = await listenOn(server, host, port);
+  return { port: real, close: () => closeServer(server) };
+}
+
+/**
+ * MQTT over WebSocket at `/mqtt` (CONTRACT). `maxPayload` bounds one WebSocket message, which ws
+ * buffers whole before we see a byte of it; anything else on the HTTP server is a 404.
+ */
+export async function listenWs(host: string, port: number, maxPayload: number, onConnection: OnConnection, onOversize: (remote: string | undefined) => void): Promise<Listener> {
+  const http = createHttpServer((_req, res) => res.writeHead(404).end());
+  const wss = new WebSocketServer({ server: http, path: '/mqtt', maxPayload });
+  wss.on('connection', (ws, req) => {
+    const remote = req.socket.remoteAddress;
+    const stream = createWebSocketStream(ws);
+    ws.on('error', (err: Error & { code?: string }) => {
+      // not when the packet scanner already closed this connection for the same packet
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' && !stream.destroyed) onOversize(remote);
+    });
+    onConnection(stream, remote, req);
+  });
+  const real = await listenOn(http, host, port);
+  return {
+    port: real,
+    close: async () => {
+      wss.close();
+      const closed = closeServer(http);
+      http.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/app.js';
+import { buildBroker } from './broker/build.js';
+import type { Broker } from './broker/types.js';
+import type { Config } from './core/config.js';
+import type { Principal } from './core/principal.js';
+import { buildIngest } from './ingest/pipeline.js';
+import { Spool } from './ingest/spool.js';
+import { SpoolWriter } from './ingest/writer.js';
+import { resolveAdminToken } from './lib/admin-token.js';
+import { loadGrids } from './lib/grids.js';
+import type { Logger } from './lib/logger.js';
+import { createMetrics, type Metrics } from './lib/metrics.js';
+import { DeadLetters } from './storage/dead-letters.js';
+import { DeviceRegistry } from './storage/devices.js';
+import { InfluxStore } from './storage/influx-store.js';
+import { LiveState } from './storage/live-state.js';
+import { openMetadataDb } from './storage/metadata-db.js';
+import { SqliteStore } from './storage/sqlite-store.js';
+import type { TelemetryStore } from './storage/telemetry-store.js';
+
+export interface GridPatrol {
+  config: Readonly<Config>;
+  metrics: Metrics;
+  broker: Broker;
+  api: FastifyInstance;
+  store: TelemetryStore;
+  spool: Spool;
+  writer: SpoolWriter;
+  live: LiveState;
+  devices: DeviceRegistry;
+  deadLetters: DeadLetters;
+  adminToken: { token: string; generated: boolean; file: string };
+  /** Listens on every port and starts the writer; the real ports (0 picks free ones). */
+  start(): Promise<{ mqttPort: number; wsPort: number; httpPort: number }>;
+  /** Stops taking messages, lets the writer finish its batch, closes everything. */
+  stop(): Promise<void>;
+}
+
+function makeStore(config: Config, log: Logger): TelemetryStore {
+  return config.store.type === 'sqlite' ? new SqliteStore(config.store.path) : new InfluxStore(config.store, { log });
+}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const h = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(h(a), h(b));
+}
+
+/**
+ * The all-in-one process: broker → ingest → spool → writer → store, and the API, wired but not
+ * listening. Ingest is attached to the embedded broker, so a QoS 1 PUBACK waits for the spool.
+ */
+export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Promise<GridPatrol> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const metrics = createMetrics();
+  const grids = loadGrids(config.gridsFile);
+  const meta = openMetadataDb(join(config.dataDir, 'gridpatrol.db'));
+  const devices = new DeviceRegistry(meta);
+  const deadLetters = new DeadLetters(meta);
+  const live = new LiveState();
+  const store = makeStore(config, log);
+  await initStore(store, live, log);
+
+  const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spool.maxBytes, fsync: config.spool.fsync, log, metrics });
+  const writer = new SpoolWriter({ spool, store, deadLetters, batchSize: config.writer.batchSize, flushIntervalMs: config.writer.flushIntervalMs, log, metrics });
+  const ingest = buildIngest({ config, grids, sensorCell: (id) => devices.get(id)?.gridId, sink: spool, deadLetters, live, metrics, log });
+
+  const adminToken = resolveAdminToken(config.dataDir, config.adminToken);
+  const verifyToken = async (token: string): Promise<Principal | null> =>
+    constantTimeEqual(token, adminToken.token) ? { type: 'person', tokenId: 'admin', role: 'admin' } : null;
+
+  const broker = buildBroker({ config, devices, verifyToken, ingest: (msg) => ingest.accept(msg), metrics, log });
+  let listening = false;
+  const readiness = async () => {
+    const s = spool.stats();
+    const storeOk = await store.ping().catch(() => false);
+    return {
+      broker: { ok: listening, detail: listening ? undefined : 'not listening' },
+      store: { ok: storeOk, detail: storeOk ? undefined : `${store.kind} store does not answer; records wait in the spool` },
+      spool: { ok: !s.full, detail: s.full ? `at its disk budget (${s.pendingBytes} bytes): publishes are refused until the store catches up` : `${s.pendingRecords} records waiting` },
+    };
+  };
+  const api = await buildApp({ store, live, devices, deadLetters, grids, metrics, log, verifyToken, readiness });
+
+  return {
+    config, metrics, broker, api, store, spool, writer, live, devices, deadLetters, adminToken,
+    async start() {
+      writer.start();
+      const { mqttPort, wsPort } = await broker.listen();
+      await api.listen({ host: config.host, port: config.httpPort });
+      listening = true;
+      const addr = api.server.address();
+      return { mqttPort, wsPort, httpPort: typeof addr === 'object' && addr ? addr.port : config.httpPort };
+    },
+    async stop() {
+      listening = false;
+      await broker.close();
+      await api.close();
+      await writer.stop();
+      await spool.close();
+      await store.close();
+      meta.close();
+    },
+  };
+}
+
+/** The store may be down at start (InfluxDB restarting): start anyway, the writer retries. */
+async function initStore(store: TelemetryStore, live: LiveState, log: Logger): Promise<void> {
+  try {
+    await store.init();
+    const [telemetry, readings] = await Promise.all([store.latestTelemetry(), store.latestReadings()]);
+    live.apply(telemetry);
+    live.apply(readings);
+  } catch (err) {
+    log.warn({ err, store: store.kind }, 'store not ready at start; records will wait in the spool');
+  }
+}

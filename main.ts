@@ -1,0 +1,53 @@
+import { parseArgs } from 'node:util';
+import { buildGridPatrol } from './gridpatrol.js';
+import { loadConfig, settingsHelp } from './lib/config.js';
+import { createLogger } from './lib/logger.js';
+
+const USAGE = `gridpatrol: MQTT broker, ingest pipeline and HTTP API in one process
+
+Usage: npm start [-- --help]
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n${settingsHelp()}\n`);
+    return;
+  }
+  const loaded = loadConfig(process.env);
+  if (!loaded.ok) {
+    for (const line of loaded.errors) process.stderr.write(`gridpatrol: ${line}\n`);
+    process.exit(2);
+  }
+  const { config } = loaded;
+  const log = createLogger(config.logLevel);
+  let gp;
+  try {
+    gp = await buildGridPatrol(config, log);
+  } catch (err) {
+    process.stderr.write(`gridpatrol: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  if (gp.adminToken.generated)
+    process.stdout.write(`gridpatrol: admin token (shown once, kept in ${gp.adminToken.file}):\n  ${gp.adminToken.token}\n`);
+  const ports = await gp.start();
+  log.info({ ...ports, host: config.host, store: config.store.type, dataDir: config.dataDir }, 'gridpatrol listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    await gp.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`gridpatrol: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,233 @@
+import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { DeviceRegistration } from '../core/api.js';
+import type { DeviceKind } from '../core/topics.js';
+import { GridPatrolError } from '../lib/errors.js';
+import type { MetadataDb } from './metadata-db.js';
+
+export interface Device {
+  id: string;
+  kind: DeviceKind;
+  gridId?: string;
+  name?: string;
+  disabled: boolean;
+  /** epoch ms */
+  createdAt: number;
+}
+
+/** CONTRACT: MQTT username `token` means "the password is an API token", so no device may be called that. */
+export const RESERVED_DEVICE_IDS: readonly string[] = ['token'];
+
+export type DeviceErrorCode = 'GP_ERR_DEVICE_EXISTS' | 'GP_ERR_DEVICE_NOT_FOUND' | 'GP_ERR_API_VALIDATION';
+
+/** A catalog error (lib/errors.ts), so the api maps it to problem+json without knowing devices. */
+export class DeviceError extends GridPatrolError {
+  declare readonly code: DeviceErrorCode;
+  constructor(code: DeviceErrorCode, detail: string) {
+    super(code, detail);
+    this.name = 'DeviceError';
+  }
+}
+
+/** Why a verification failed, for metrics and logs; never told apart to the device beyond the CONNACK code. */
+export type VerifyResult = { ok: true; device: Device } | { ok: false; reason: 'unknown' | 'wrong-password' | 'disabled' };
+
+export interface DeviceListQuery {
+  kind?: DeviceKind;
+  /** cursor: the last id of the previous page */
+  after?: string;
+  limit: number;
+}
+
+/*
+ * Device passwords are 192-bit random secrets issued by us, not chosen by people: no dictionary
+ * or guessing attack can use a fast hash against them, so a modest scrypt cost (N=2^12, ~4 MiB,
+ * a few ms) is enough, and it keeps a reconnect storm of thousands of devices cheap.
+ */
+const SCRYPT = { N: 1 << 12, r: 8, p: 1 } as const;
+const KEY_BYTES = 32;
+const PASSWORD_BYTES = 24;
+
+function scryptAsync(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** `scrypt$N$r$p$salt$key`, base64url: the parameters travel with the hash so the cost can change later. */
+async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(password, salt, KEY_BYTES, SCRYPT);
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+}
+
+async function checkPassword(password: string, stored: string): Promise<boolean> {
+  const [alg, n, r, p, salt, key] = stored.split('$');
+  if (alg !== 'scrypt' || !salt || !key) return false;
+  const expected = Buffer.from(key, 'base64url');
+  const actual = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
+  return timingSafeEqual(actual, expected);
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+interface Row {
+  id: string;
+  kind: DeviceKind;
+  grid_id: string | null;
+  name: string | null;
+  disabled: number;
+  created_at: number;
+  password_hash: string;
+}
+
+function toDevice(row: Row): Device {
+  const d: Device = { id: row.id, kind: row.kind, disabled: row.disabled === 1, createdAt: row.created_at };
+  if (row.grid_id !== null) d.gridId = row.grid_id;
+  if (row.name !== null) d.name = row.name;
+  return d;
+}
+
+export interface DeviceRegistryOptions {
+  now?: () => number;
+  /** a cached verification is trusted this long (ms); bounds staleness if another process changes a device */
+  cacheTtlMs?: number;
+  cacheMaxEntries?: number;
+}
+
+/**
+ * The registered devices and their MQTT passwords, stored only as salted scrypt hashes.
+ * Successful verifications are cached (by id and SHA-256 of the password) so a reconnect storm
+ * does not re-run scrypt; rotate, disable and remove drop the entry and tell `onRevoked` listeners.
+ */
+export class DeviceRegistry {
+  private readonly cache = new Map<string, { digest: Buffer; device: Device; at: number }>();
+  /** bumped on every change of a device's credentials or state, so a verification in flight does not cache a stale answer */
+  private readonly generation = new Map<string, number>();
+  private readonly revokedListeners = new Set<(id: string) => void>();
+  private readonly now: () => number;
+  private readonly cacheTtlMs: number;
+  private readonly cacheMaxEntries: number;
+  private readonly sql;
+
+  constructor(
+    db: MetadataDb,
+    opts: DeviceRegistryOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.cacheTtlMs = opts.cacheTtlMs ?? 60_000;
+    this.cacheMaxEntries = opts.cacheMaxEntries ?? 50_000;
+    db.exec(`CREATE TABLE IF NOT EXISTS devices (
+      id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('drone', 'sensor')), grid_id TEXT, name TEXT,
+      disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, password_hash TEXT NOT NULL)`);
+    this.sql = {
+      get: db.prepare<[string], Row>('SELECT * FROM devices WHERE id = ?'),
+      insert: db.prepare('INSERT INTO devices (id, kind, grid_id, name, disabled, created_at, password_hash) VALUES (?, ?, ?, ?, 0, ?, ?)'),
+      list: db.prepare<{ kind: string | null; after: string | null; limit: number }, Row>(
+        'SELECT * FROM devices WHERE (@kind IS NULL OR kind = @kind) AND (@after IS NULL OR id > @after) ORDER BY id LIMIT @limit',
+      ),
+      remove: db.prepare('DELETE FROM devices WHERE id = ?'),
+      setHash: db.prepare('UPDATE devices SET password_hash = ? WHERE id = ?'),
+      setDisabled: db.prepare('UPDATE devices SET disabled = ? WHERE id = ?'),
+    };
+  }
+
+  /** Registers a device; the password is returned here once and never again. */
+  async register(input: DeviceRegistration): Promise<{ device: Device; password: string }> {
+    const parsed = DeviceRegistration.safeParse(input);
+    if (!parsed.success) throw new DeviceError('GP_ERR_API_VALIDATION', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    const { id, kind, gridId, name } = parsed.data;
+    if (RESERVED_DEVICE_IDS.includes(id)) throw new DeviceError('GP_ERR_API_VALIDATION', `id: "${id}" is reserved (the MQTT username of API tokens)`);
+    if (this.row(id)) throw exists(id);
+    const password = randomBytes(PASSWORD_BYTES).toString('base64url');
+    const hash = await hashPassword(password);
+    try {
+      this.sql.insert.run(id, kind, gridId ?? null, name ?? null, this.now(), hash);
+    } catch (err) {
+      // a concurrent register of the same id won the race while we hashed
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw exists(id);
+      throw err;
+    }
+    return { device: toDevice(this.row(id)!), password };
+  }
+
+  /** The device when the password is its current one and it is enabled; null otherwise. */
+  async verify(id: string, password: string): Promise<Device | null> {
+    const r = await this.check(id, password);
+    return r.ok ? r.device : null;
+  }
+
+  /** As `verify`, saying why it failed. A disabled device is reported only to the holder of its password. */
+  async check(id: string, password: string): Promise<VerifyResult> {
+    const digest = sha256(password);
+    const hit = this.cache.get(id);
+    if (hit && this.now() - hit.at < this.cacheTtlMs && timingSafeEqual(hit.digest, digest)) return { ok: true, device: hit.device };
+    const gen = this.generation.get(id) ?? 0;
+    const row = this.row(id);
+    if (!row) return { ok: false, reason: 'unknown' };
+    if (!(await checkPassword(password, row.password_hash))) return { ok: false, reason: 'wrong-password' };
+    // rotated, disabled or removed while scrypt ran: answer from the new state, and cache nothing stale
+    if ((this.generation.get(id) ?? 0) !== gen) return this.check(id, password);
+    if (row.disabled === 1) return { ok: false, reason: 'disabled' };
+    const device = toDevice(row);
+    this.remember(id, digest, device);
+    return { ok: true, device };
+  }
+
+  get(id: string): Device | null {
+    const row = this.row(id);
+    return row ? toDevice(row) : null;
+  }
+
+  list(q: DeviceListQuery): { items: Device[]; next: string | null } {
+    const rows = this.sql.list.all({ kind: q.kind ?? null, after: q.after ?? null, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit).map(toDevice);
+    return { items: page, next: rows.length > q.limit ? (page.at(-1)?.id ?? null) : null };
+  }
+
+  remove(id: string): void {
+    const { changes } = this.sql.remove.run(id);
+    if (changes === 0) throw notFound(id);
+    this.revoke(id);
+  }
+
+  /** A new password; the old one stops working at once (connections using it are told through `onRevoked`). */
+  async rotate(id: string): Promise<string> {
+    if (!this.row(id)) throw notFound(id);
+    const password = randomBytes(PASSWORD_BYTES).toString('base64url');
+    const hash = await hashPassword(password);
+    const { changes } = this.sql.setHash.run(hash, id);
+    if (changes === 0) throw notFound(id);
+    this.revoke(id);
+    return password;
+  }
+
+  setDisabled(id: string, disabled: boolean): Device {
+    const { changes } = this.sql.setDisabled.run(disabled ? 1 : 0, id);
+    if (changes === 0) throw notFound(id);
+    this.revoke(id);
+    return this.get(id)!;
+  }
+
+  /** Called after a device's credentials or state changed (rotate, disable, enable, remove): the broker drops its connections. */
+  onRevoked(listener: (id: string) => void): () => void {
+    this.revokedListeners.add(listener);
+    return () => this.revokedListeners.delete(listener);
+  }
+
+  private row(id: string): Row | undefined {
+    return this.sql.get.get(id);
+  }
+
+  private remember(id: string, digest: Buffer, device: Device): void {
+    this.cache.delete(id);
+    if (this.cache.size >= this.cacheMaxEntries) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(id, { digest, device, at: this.now() });
+  }
+
+  private revoke(id: string): void {
+    this.cache.delete(id);
+    this.generation.set(id, (this.generation.get(id) ?? 0) + 1);
+    for (const listener of this.revokedListeners) listener(id);
+  }
+}
+
+const exists = (id: string) => new DeviceError('GP_ERR_DEVICE_EXISTS', `a device with id "${id}" is already registered`);
+const notFound = (id: string) => new DeviceError('GP_ERR_DEVICE_NOT_FOUND', `no device with id "${id}"`);

@@ -4,17 +4,17 @@ import { z } from 'zod';
  * Every GRIDPATROL_* setting: its environment name, its schema and what it means. The one
  * definition behind validation at start, `--help` and the README's settings table.
  */
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
+const port = z.coerce.number({ error: 'expected a whole number from 0 to 65535' }).int('expected a whole number from 0 to 65535').min(0).max(65535, 'expected a whole number from 0 to 65535');
+const positiveInt = z.coerce.number({ error: 'expected a whole number above 0' }).int('expected a whole number above 0').positive('expected a whole number above 0');
 const optionalText = z.string().min(1).optional();
 
 export const SETTINGS = {
   GRIDPATROL_MQTT_PORT: { schema: port.default(1883), help: 'MQTT over TCP port' },
   GRIDPATROL_MQTT_WS_PORT: { schema: port.default(8083), help: 'MQTT over WebSocket port (path /mqtt)' },
   GRIDPATROL_HTTP_PORT: { schema: port.default(8080), help: 'HTTP API, docs and dashboard port' },
-  GRIDPATROL_HOST: { schema: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')]).default('127.0.0.1'), help: 'bind address' },
+  GRIDPATROL_HOST: { schema: z.union([z.ipv4(), z.ipv6(), z.literal('localhost')], { error: 'expected an IPv4 or IPv6 address, or localhost' }).default('127.0.0.1'), help: 'bind address' },
   GRIDPATROL_DATA_DIR: { schema: z.string().min(1).default('./data'), help: 'data folder (embedded store, spool, keys)' },
-  GRIDPATROL_INFLUX_URL: { schema: z.url({ protocol: /^https?$/ }).optional(), help: 'InfluxDB URL; unset: embedded SQLite store' },
+  GRIDPATROL_INFLUX_URL: { schema: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(), help: 'InfluxDB URL; unset: embedded SQLite store' },
   GRIDPATROL_INFLUX_DB: { schema: z.string().min(1).default('gridpatrol'), help: 'InfluxDB 1.x database or 2.x/3.x bucket' },
   GRIDPATROL_INFLUX_TOKEN: { schema: optionalText, help: 'InfluxDB token (2.x/3.x) or user:password (1.x)' },
   GRIDPATROL_INFLUX_ORG: { schema: optionalText, help: 'InfluxDB 2.x organisation' },

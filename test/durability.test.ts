@@ -5,8 +5,12 @@ import { influxProbe, sqliteProbe, type StoreProbe } from './helpers/stores.js';
 
 /** Every acknowledged seq is stored, and no seq is stored twice. */
 async function expectStoredExactlyOnce(probe: StoreProbe, droneId: string, acked: Set<number>) {
-  await eventually(async () => (await probe.count('drone_telemetry', `drone_id = '${droneId}'`)) >= acked.size, 60_000, 200);
-  const rows = await probe.rows('drone_telemetry', `drone_id = '${droneId}'`);
+  const rows = await eventually(async () => {
+    if ((await probe.count('drone_telemetry', `drone_id = '${droneId}'`)) < acked.size) return false;
+    const r = await probe.rows('drone_telemetry', `drone_id = '${droneId}'`);
+    const stored = new Set(r.map((x) => Number(x.seq)));
+    return [...acked].every((s) => stored.has(s)) && r;
+  }, 60_000, 200);
   const seqs = rows.map((r) => Number(r.seq));
   expect(new Set(seqs).size).toBe(seqs.length);
   const missing = [...acked].filter((s) => !seqs.includes(s));

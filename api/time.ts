@@ -25,3 +25,12 @@ export function durationMs(s: string): number {
 }
 
 export const iso = (ms: number | undefined | null) => (ms === undefined || ms === null ? null : new Date(ms).toISOString());
+
+/** A store read; a store that does not answer becomes a 503 the caller can act on (retry later). */
+export async function readStore<T>(kind: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    throw new GridPatrolError('GP_ERR_STORE_UNAVAILABLE', `the ${kind} store did not answer (${(err as Error).message}); try again shortly`);
+  }
+}

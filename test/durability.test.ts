@@ -55,7 +55,7 @@ describe('durability', () => {
   it.each([['sqlite'], ['influx']] as const)('keeps every acknowledged QoS 1 message through kill -9 of GridPatrol (%s store)', async (storeName) => {
     const probe = storeName === 'sqlite' ? await sqliteProbe() : await influxProbe();
     cleanups.push(() => probe.close());
-    const env = { ...testEnv(), GRIDPATROL_MAX_MSGS_PER_SEC: '10000' };
+    const env: Record<string, string> = { ...testEnv(), GRIDPATROL_MAX_MSGS_PER_SEC: '10000' };
     Object.assign(env, probe.env(env.GRIDPATROL_DATA_DIR));
     const drones = ['drone-a', 'drone-b', 'drone-c'];
     const passwords = new Map<string, string>();
@@ -98,4 +98,39 @@ describe('durability', () => {
     gp.child.kill('SIGTERM');
     await gp.exited;
   }, 180_000);
+});
+
+describe('the spool at its disk budget', () => {
+  it('refuses publishes visibly (no PUBACK, connection closed, /readyz and metrics say why) and takes them again once the store drains it', async () => {
+    const probe = await influxProbe();
+    const gp = await startInProcess({ ...testEnv(), ...probe.env(), GRIDPATROL_SPOOL_MAX_BYTES: '20000', GRIDPATROL_MAX_MSGS_PER_SEC: '10000' });
+    try {
+      const password = await registerDevice(gp.http, 'drone-s', 'drone');
+      await probe.influxd!.kill();
+      const client = await connectMqtt(gp.ports.mqttPort, 'drone-s', password);
+      const pub = publishQos1(client, 'drone-s', 1, { inflight: 1 });
+      await pub.done; // ends when the broker closes the connection
+      expect(client.connected).toBe(false);
+      const refusedSeq = pub.nextSeq - 1;
+      expect(pub.acked.has(refusedSeq)).toBe(false);
+      const ready = await gp.http('GET', '/readyz', undefined, null);
+      expect(ready.status).toBe(503);
+      expect(ready.json.checks.spool).toMatchObject({ ok: false, detail: expect.stringMatching(/disk budget/) });
+      const metrics = (await gp.http('GET', '/metrics', undefined, null)).json as string;
+      expect(metrics).toMatch(/gridpatrol_spool_full 1/);
+      expect(metrics).toMatch(/gridpatrol_spool_refused_total [1-9]/);
+
+      await probe.influxd!.start();
+      await eventually(async () => (await gp.http('GET', '/readyz', undefined, null)).status === 200, 30_000);
+      // the device sends the refused message again, as a QoS 1 sender does after reconnecting
+      const again = await connectMqtt(gp.ports.mqttPort, 'drone-s', password);
+      const retry = publishQos1(again, 'drone-s', refusedSeq, { inflight: 1, max: 1 });
+      await retry.done;
+      again.end(true);
+      await expectStoredExactlyOnce(probe, 'drone-s', new Set([...pub.acked, refusedSeq]));
+    } finally {
+      await gp.stop();
+      await probe.close();
+    }
+  }, 90_000);
 });

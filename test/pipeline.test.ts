@@ -131,7 +131,7 @@ describe.each([['sqlite'], ['influx']] as const)('pipeline with the %s store', (
     await expect(connectMqtt(gp.ports.mqttPort, 'ghost', 'x')).rejects.toThrow();
 
     const intruder = await connectMqtt(gp.ports.mqttPort, 'drone-1', dronePassword, { clientId: 'second-connection' });
-    const closed = new Promise((r) => intruder.once('close', r));
+    const closed = new Promise<void>((r) => intruder.once('close', () => r()));
     intruder.publish(topics.sensorReadings('river-7'), JSON.stringify({ ts: Date.now(), metric: 'water_level', value: 99 }), { qos: 1 });
     await closed;
     intruder.end(true);

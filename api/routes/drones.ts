@@ -5,7 +5,7 @@ import { GridPatrolError } from '../../lib/errors.js';
 import type { DeviceRegistry } from '../../storage/devices.js';
 import type { DroneState, LiveState } from '../../storage/live-state.js';
 import type { TelemetryStore, TrackPoint } from '../../storage/telemetry-store.js';
-import { iso, timeRange } from '../time.js';
+import { iso, readStore, timeRange } from '../time.js';
 import { pageOfIds } from './paging.js';
 
 export interface DroneRoutesOptions {
@@ -47,7 +47,7 @@ export const droneRoutes: FastifyPluginAsyncZod<DroneRoutesOptions> = async (app
     const { id } = req.params;
     if (!opts.devices.get(id) && !opts.live.drones.has(id)) throw new GridPatrolError('GP_ERR_DRONE_NOT_FOUND', `no drone "${id}"`);
     const range = timeRange(req.query, opts.now(), 3_600_000);
-    const points = await opts.store.track(id, { ...range, limit: req.query.limit });
+    const points = await readStore(opts.store.kind, () => opts.store.track(id, { ...range, limit: req.query.limit }));
     return { items: points.map(point), next: null };
   });
 };

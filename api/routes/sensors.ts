@@ -4,7 +4,7 @@ import { GridPatrolError } from '../../lib/errors.js';
 import type { DeviceRegistry } from '../../storage/devices.js';
 import type { LiveState } from '../../storage/live-state.js';
 import type { TelemetryStore } from '../../storage/telemetry-store.js';
-import { durationMs, iso, timeRange } from '../time.js';
+import { durationMs, iso, readStore, timeRange } from '../time.js';
 import { pageOfIds } from './paging.js';
 
 export interface SensorRoutesOptions {
@@ -42,7 +42,7 @@ export const sensorRoutes: FastifyPluginAsyncZod<SensorRoutesOptions> = async (a
     const everyMs = durationMs(req.query.every);
     if (everyMs <= 0 || (range.to - range.from) / everyMs > MAX_WINDOWS)
       throw new GridPatrolError('GP_ERR_QUERY_RANGE', `every=${req.query.every} makes more than ${MAX_WINDOWS} windows over this range; choose a longer window or a shorter range`);
-    const windows = await opts.store.readings(id, { ...range, everyMs, metric: req.query.metric });
+    const windows = await readStore(opts.store.kind, () => opts.store.readings(id, { ...range, everyMs, metric: req.query.metric }));
     return { items: windows.map((w) => ({ ...w, ts: iso(w.ts)! })), next: null };
   });
 };

@@ -30,7 +30,15 @@ async function main(): Promise<void> {
   }
   if (gp.adminToken.generated)
     process.stdout.write(`gridpatrol: admin token (shown once, kept in ${gp.adminToken.file}):\n  ${gp.adminToken.token}\n`);
-  const ports = await gp.start();
+  let ports;
+  try {
+    ports = await gp.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+    const where = e.port !== undefined ? ` ${e.address ?? config.host}:${e.port}` : '';
+    process.stderr.write(`gridpatrol: cannot listen${where}: ${e.code ?? ''} ${e.message} (check GRIDPATROL_HOST and the *_PORT settings)\n`);
+    process.exit(2);
+  }
   log.info({ ...ports, host: config.host, store: config.store.type, dataDir: config.dataDir }, 'gridpatrol listening');
 
   let stopping = false;

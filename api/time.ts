@@ -1,3 +1,4 @@
+import { parseDurationMs } from '../core/time.js';
 import { GridPatrolError } from '../lib/errors.js';
 
 /** A query time (ISO 8601 or epoch ms) as epoch ms. */
@@ -15,13 +16,11 @@ export function timeRange(q: { from?: string | number; to?: string | number }, n
   return { from, to };
 }
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
 /** "5m" → 300000 */
 export function durationMs(s: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s);
-  if (!m) throw new GridPatrolError('GP_ERR_API_VALIDATION', `"${s}" is not a duration such as 30s, 5m, 1h`);
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  const ms = parseDurationMs(s);
+  if (ms === null) throw new GridPatrolError('GP_ERR_API_VALIDATION', `"${s}" is not a duration such as 30s, 5m, 1h`);
+  return ms;
 }
 
 export const iso = (ms: number | undefined | null) => (ms === undefined || ms === null ? null : new Date(ms).toISOString());

@@ -34,17 +34,32 @@ export const SETTINGS = {
   GRIDPATROL_MAX_AGE_MS: { schema: positiveInt.default(7 * 24 * 3600_000), help: 'device time older than this is refused (ms)' },
   GRIDPATROL_SPOOL_MAX_BYTES: { schema: positiveInt.default(1024 * 1024 * 1024), help: 'spool disk budget; at the limit publishes are refused (publisher disconnected)' },
   GRIDPATROL_SPOOL_FSYNC: { schema: z.enum(['always', 'never']).default('never'), help: 'fsync each spool append (survives power loss) or rely on the OS (survives process kill)' },
+  GRIDPATROL_WEBHOOK_URLS: {
+    schema: z
+      .string()
+      .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
+      .pipe(z.array(z.url({ protocol: /^https?$/, error: 'expected comma-separated http:// or https:// URLs' })))
+      .optional(),
+    help: 'webhook targets for alert transitions, comma-separated',
+  },
+  GRIDPATROL_WEBHOOK_SECRET: { schema: z.string().min(16, 'at least 16 characters').optional(), help: 'HMAC-SHA256 key signing webhook bodies (required with GRIDPATROL_WEBHOOK_URLS)' },
+  GRIDPATROL_DISPATCH_MIN_BATTERY: { schema: z.coerce.number({ error: 'expected a percentage' }).min(0).max(100).default(40), help: 'least battery percent of a drone sent to verify a sensor alarm' },
   GRIDPATROL_BATCH_SIZE: { schema: positiveInt.default(5000), help: 'records per store write' },
   GRIDPATROL_FLUSH_INTERVAL_MS: { schema: positiveInt.default(200), help: 'longest wait before a partial batch is written (ms)' },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
 
-export const SettingsSchema = z.object(
-  Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, v.schema])) as {
-    [K in SettingName]: (typeof SETTINGS)[K]['schema'];
-  },
-);
+export const SettingsSchema = z
+  .object(
+    Object.fromEntries(Object.entries(SETTINGS).map(([k, v]) => [k, v.schema])) as {
+      [K in SettingName]: (typeof SETTINGS)[K]['schema'];
+    },
+  )
+  .superRefine((s, ctx) => {
+    if (s.GRIDPATROL_WEBHOOK_URLS?.length && !s.GRIDPATROL_WEBHOOK_SECRET)
+      ctx.addIssue({ code: 'custom', path: ['GRIDPATROL_WEBHOOK_SECRET'], message: 'required when GRIDPATROL_WEBHOOK_URLS is set (receivers verify the signature with it)' });
+  });
 export type Settings = z.infer<typeof SettingsSchema>;
 
 /** The parsed, frozen configuration every component receives. Units are in the names. */
@@ -63,6 +78,8 @@ export interface Config {
   time: { maxFutureMs: number; maxAgeMs: number };
   spool: { maxBytes: number; fsync: boolean };
   writer: { batchSize: number; flushIntervalMs: number };
+  webhooks: { targets: string[]; secret?: string };
+  dispatch: { minBatteryPct: number };
 }
 
 export function toConfig(s: Settings, joinPath: (...p: string[]) => string): Config {
@@ -95,5 +112,7 @@ export function toConfig(s: Settings, joinPath: (...p: string[]) => string): Con
     time: { maxFutureMs: s.GRIDPATROL_MAX_FUTURE_MS, maxAgeMs: s.GRIDPATROL_MAX_AGE_MS },
     spool: { maxBytes: s.GRIDPATROL_SPOOL_MAX_BYTES, fsync: s.GRIDPATROL_SPOOL_FSYNC === 'always' },
     writer: { batchSize: s.GRIDPATROL_BATCH_SIZE, flushIntervalMs: s.GRIDPATROL_FLUSH_INTERVAL_MS },
+    webhooks: { targets: s.GRIDPATROL_WEBHOOK_URLS ?? [], secret: s.GRIDPATROL_WEBHOOK_SECRET },
+    dispatch: { minBatteryPct: s.GRIDPATROL_DISPATCH_MIN_BATTERY },
   };
 }

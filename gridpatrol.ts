@@ -2,6 +2,7 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { buildAlerting, type Alerting } from './alerts/runtime.js';
 import { buildApp } from './api/app.js';
 import { buildBroker } from './broker/build.js';
 import type { Broker } from './broker/types.js';
@@ -33,6 +34,7 @@ export interface GridPatrol {
   live: LiveState;
   devices: DeviceRegistry;
   deadLetters: DeadLetters;
+  alerting: Alerting;
   adminToken: { token: string; generated: boolean; file: string };
   /** Listens on every port and starts the writer; the real ports (0 picks free ones). */
   start(): Promise<{ mqttPort: number; wsPort: number; httpPort: number }>;
@@ -66,13 +68,20 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
 
   const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spool.maxBytes, fsync: config.spool.fsync, log, metrics });
   const writer = new SpoolWriter({ spool, store, deadLetters, batchSize: config.writer.batchSize, flushIntervalMs: config.writer.flushIntervalMs, log, metrics });
-  const ingest = buildIngest({ config, grids, sensorCell: (id) => devices.get(id)?.gridId, sink: spool, deadLetters, live, metrics, log });
+  // the broker is built below; alerts and commands are published through it once it listens
+  let publish: (topic: string, payload: string) => void = () => {};
+  const alerting = buildAlerting({ config, db: meta, grids, devices, live, sink: spool, publish: (t, p) => publish(t, p), metrics, log });
+  const ingest = buildIngest({ config, grids, sensorCell: (id) => devices.get(id)?.gridId, sink: spool, deadLetters, live, metrics, log, observer: alerting.observer });
 
   const adminToken = resolveAdminToken(config.dataDir, config.adminToken);
   const verifyToken = async (token: string): Promise<Principal | null> =>
     constantTimeEqual(token, adminToken.token) ? { type: 'person', tokenId: 'admin', role: 'admin' } : null;
 
   const broker = buildBroker({ config, devices, verifyToken, ingest: (msg) => ingest.accept(msg), metrics, log });
+  publish = (topic, payload) =>
+    broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => {
+      if (err) log.warn({ err, topic }, 'broker publish failed');
+    });
   let listening = false;
   const readiness = async () => {
     const s = spool.stats();
@@ -83,12 +92,13 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
       spool: { ok: !s.full, detail: s.full ? `at its disk budget (${s.pendingBytes} bytes): publishes are refused until the store catches up` : `${s.pendingRecords} records waiting` },
     };
   };
-  const api = await buildApp({ store, live, devices, deadLetters, grids, metrics, log, verifyToken, readiness });
+  const api = await buildApp({ store, live, devices, deadLetters, grids, metrics, log, verifyToken, readiness, alerting, db: meta });
 
   return {
-    config, metrics, broker, api, store, spool, writer, live, devices, deadLetters, adminToken,
+    config, metrics, broker, api, store, spool, writer, live, devices, deadLetters, alerting, adminToken,
     async start() {
       writer.start();
+      alerting.start();
       const { mqttPort, wsPort } = await broker.listen();
       await api.listen({ host: config.host, port: config.httpPort });
       listening = true;
@@ -99,6 +109,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
       listening = false;
       await broker.close();
       await api.close();
+      await alerting.stop();
       await writer.stop();
       await spool.close();
       await store.close();

@@ -10,6 +10,12 @@ import type { DeadLetters } from '../storage/dead-letters.js';
 import type { DeviceRegistry } from '../storage/devices.js';
 import type { LiveState } from '../storage/live-state.js';
 import type { TelemetryStore } from '../storage/telemetry-store.js';
+import type { MetadataDb } from '../storage/metadata-db.js';
+import type { Alerting } from '../alerts/runtime.js';
+import { alertRoutes } from './routes/alerts.js';
+import { reportRoutes } from './routes/reports.js';
+import { ruleRoutes } from './routes/rules.js';
+import { silenceRoutes } from './routes/silences.js';
 import { authPlugin } from './plugins/auth.js';
 import { registerProblemHandlers } from './problem.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
@@ -30,6 +36,9 @@ export interface ApiDeps {
   verifyToken: (token: string) => Promise<Principal | null>;
   readiness: HealthOptions['readiness'];
   now?: () => number;
+  /** rules, alerts and their delivery; absent in API tests that do not need them */
+  alerting?: Alerting;
+  db?: MetadataDb;
   /** largest request body, bytes */
   bodyLimitBytes?: number;
 }
@@ -61,5 +70,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await typed.register(sensorRoutes, { devices: deps.devices, live: deps.live, store: deps.store, now });
   await typed.register(gridRoutes, { grids: deps.grids });
   await typed.register(deadLetterRoutes, { deadLetters: deps.deadLetters });
+  if (deps.alerting && deps.db) {
+    await typed.register(alertRoutes, { alerts: deps.alerting.service, sse: deps.alerting.sse });
+    await typed.register(silenceRoutes, { alerts: deps.alerting.service });
+    await typed.register(ruleRoutes, { rules: deps.alerting.rules });
+    await typed.register(reportRoutes, { db: deps.db, now });
+  }
   return app;
 }

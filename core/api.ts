@@ -33,7 +33,9 @@ export const DeviceRegistration = z.object({
   kind: DeviceKindSchema,
   gridId: z.string().min(1).max(64).optional(),
   name: z.string().min(1).max(200).optional(),
-});
+  lat: z.number().min(-90).max(90).optional().describe('where a fixed sensor stands, WGS 84 (with lon)'),
+  lon: z.number().min(-180).max(180).optional(),
+}).refine((d) => (d.lat === undefined) === (d.lon === undefined), { message: 'give lat and lon together', path: ['lat'] });
 export type DeviceRegistration = z.infer<typeof DeviceRegistration>;
 
 export const DeviceView = z.object({
@@ -41,6 +43,8 @@ export const DeviceView = z.object({
   kind: DeviceKindSchema,
   gridId: z.string().nullable(),
   name: z.string().nullable(),
+  lat: z.number().nullable(),
+  lon: z.number().nullable(),
   disabled: z.boolean(),
   createdAt: z.iso.datetime(),
 });

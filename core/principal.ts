@@ -11,3 +11,13 @@ const RANK: Record<Role, number> = { operator: 1, officer: 2, admin: 3 };
 export function hasRole(p: Principal | null | undefined, needed: Role): boolean {
   return p?.type === 'person' && RANK[p.role] >= RANK[needed];
 }
+
+/** An officer limited to some cells sees and acts on those cells only. */
+export function canSeeCell(p: Principal | null | undefined, gridId: string): boolean {
+  return !(p?.type === 'person' && p.grids && !p.grids.includes(gridId));
+}
+
+/** The name recorded in audit trails for a caller. */
+export function actorOf(p: Principal | null | undefined): string {
+  return p?.type === 'person' ? p.tokenId : p?.type === 'device' ? p.id : 'unknown';
+}

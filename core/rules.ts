@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DetectionKind } from './telemetry.js';
+import { DetectionKind, DroneMode } from './telemetry.js';
 import { Duration } from './time.js';
 
 /** Risk rules are data (GRIDPATROL_RULES_FILE, YAML). This is their one definition. */
@@ -12,7 +12,9 @@ export const Selector = z.object({
   kind: z.enum(['drone', 'sensor']).optional(),
   devices: z.array(z.string()).min(1).optional(),
   metrics: z.array(z.string()).min(1).optional().describe('sensor metrics, e.g. water_level'),
-  cells: z.array(z.string()).min(1).optional(),
+  cells: z.array(z.string()).min(1).optional().describe("a drone's assigned cell (its position's cell when unassigned), a sensor's registered cell"),
+  /** drone modes in which the rule applies, e.g. only airborne; outside them an open condition clears */
+  modes: z.array(DroneMode).min(1).optional(),
 });
 export type Selector = z.infer<typeof Selector>;
 
@@ -82,7 +84,7 @@ export const LostLinkRule = z.object({
   kind: z.literal('lost_link'),
   after: Duration.default(5000),
   /** modes in which a drone counts as airborne */
-  airborneModes: z.array(z.string()).default(['takeoff', 'patrol', 'goto', 'rth', 'landing', 'emergency']),
+  airborneModes: z.array(DroneMode).min(1).default(['takeoff', 'patrol', 'goto', 'rth', 'landing', 'emergency']),
   /** also fire on the device's last will (status offline) */
   onLastWill: z.boolean().default(true),
 });
@@ -116,6 +118,8 @@ export const ImplausibleMotionRule = z.object({
   kind: z.literal('implausible_motion'),
   /** m/s no drone of the fleet can fly */
   maxSpeedMs: z.number().positive().default(40),
+  /** steps shorter than this (m) are GPS noise, whatever the time between the samples */
+  minJumpM: z.number().min(0).default(30),
 });
 
 export const Rule = z.discriminatedUnion('kind', [
@@ -124,6 +128,36 @@ export const Rule = z.discriminatedUnion('kind', [
 ]);
 export type Rule = z.infer<typeof Rule>;
 export type RuleKind = Rule['kind'];
+
+/** Which entities each kind can watch: a rule whose `appliesTo.kind` says otherwise is refused. */
+export const RULE_ENTITY_KINDS: Record<RuleKind, ReadonlyArray<'drone' | 'sensor'>> = {
+  threshold: ['drone', 'sensor'],
+  rate_of_change: ['drone', 'sensor'],
+  geofence: ['drone'],
+  battery_reserve: ['drone'],
+  lost_link: ['drone', 'sensor'],
+  detection: ['drone'],
+  sensor_silent: ['sensor'],
+  stuck_value: ['sensor'],
+  implausible_motion: ['drone'],
+};
+
+/** Checks across fields of one rule that zod's object shapes cannot say. */
+function checkRule(r: Rule, i: number, ctx: z.RefinementCtx): void {
+  const issue = (path: Array<string | number>, message: string) => ctx.addIssue({ code: 'custom', path: ['rules', i, ...path], message });
+  const on = r.appliesTo.kind;
+  if (on && !RULE_ENTITY_KINDS[r.kind].includes(on)) issue(['appliesTo', 'kind'], `a ${r.kind} rule watches ${RULE_ENTITY_KINDS[r.kind].join(' or ')}s`);
+  if (r.appliesTo.modes && on === 'sensor') issue(['appliesTo', 'modes'], 'modes select drones; this rule applies to sensors');
+  if (r.kind !== 'threshold' && r.kind !== 'rate_of_change') return;
+  // a sensor reading has one number, `value`; drones have named telemetry fields
+  if (r.field === 'value' && on === 'drone') issue(['field'], 'drone rules watch a telemetry field (alt, speed, battery, …); `value` is a sensor reading\'s');
+  if (r.field !== 'value' && on === 'sensor') issue(['field'], 'sensor rules watch `value` (choose the metric with appliesTo.metrics)');
+  if (r.field !== 'value' && r.appliesTo.metrics) issue(['appliesTo', 'metrics'], `metrics select sensor readings; this rule watches the drone field ${r.field}`);
+  if (r.kind === 'threshold' && r.clear !== undefined) {
+    if (r.op === 'above' && r.clear > r.value) issue(['clear'], `an "above" rule clears at or below its value (${r.value})`);
+    if (r.op === 'below' && r.clear < r.value) issue(['clear'], `a "below" rule clears at or above its value (${r.value})`);
+  }
+}
 
 const DeadlineDefaults = z.object({ response: Duration, disposal: Duration });
 
@@ -139,6 +173,7 @@ export const RulesFile = z
   .superRefine((f, ctx) => {
     const seen = new Set<string>();
     f.rules.forEach((r, i) => {
+      checkRule(r, i, ctx);
       if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate rule id "${r.id}"` });
       seen.add(r.id);
     });

@@ -28,6 +28,13 @@ export interface IngestDeps {
   metrics: Metrics;
   log: Logger;
   now?: () => number;
+  /** told about what was accepted, after it is durable (rules, dispatch); must not throw or block */
+  observer?: IngestObserver;
+}
+
+export interface IngestObserver {
+  records(records: readonly StoreRecord[]): void;
+  status(kind: Envelope['kind'], deviceId: string, online: boolean, at: number, isWill: boolean): void;
 }
 
 export interface Ingest {
@@ -120,8 +127,12 @@ export function buildIngest(deps: IngestDeps): Ingest {
       }
       for (const r of records) metrics.recordsAccepted.inc({ type: r.type });
       deps.live.apply(records, env.receivedAt);
+      deps.observer?.records(records);
     }
-    if (status !== undefined) deps.live.setStatus(env.kind, env.deviceId, status, env.receivedAt);
+    if (status !== undefined) {
+      deps.live.setStatus(env.kind, env.deviceId, status, env.receivedAt);
+      deps.observer?.status(env.kind, env.deviceId, status, env.receivedAt, env.isWill ?? false);
+    }
   }
 
   return { accept };

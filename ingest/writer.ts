@@ -25,11 +25,18 @@ export interface SpoolWriterOptions {
 type Settled = Exclude<WriteResult, { status: 'retry' }>;
 
 const DEFAULT_BACKOFF = { minMs: 200, maxMs: 30_000 };
-const TOPIC_OF: Record<StoreRecord['type'], [DeviceKind, DeviceChannel]> = {
+const TOPIC_OF: Record<Exclude<StoreRecord['type'], 'alert_transition'>, [DeviceKind, DeviceChannel]> = {
   telemetry: ['drone', 'telemetry'],
   event: ['drone', 'events'],
   reading: ['sensor', 'readings'],
 };
+
+/** The topic a dead letter names: where the record came from (an alert transition: where it goes out). */
+function topicOf(r: StoreRecord): string {
+  if (r.type === 'alert_transition') return topics.alerts(r.gridId, r.severity);
+  const [kind, channel] = TOPIC_OF[r.type];
+  return topics.device(kind, recordDeviceId(r), channel);
+}
 
 /**
  * Drains the spool into the store: one write at a time, a batch is committed only when every
@@ -184,10 +191,9 @@ export class SpoolWriter {
   }
 
   private deadLetter(r: StoreRecord, reason: string): void {
-    const [kind, channel] = TOPIC_OF[r.type];
     const deviceId = recordDeviceId(r);
     this.o.deadLetters.add([
-      { deviceId, topic: topics.device(kind, deviceId, channel), stage: 'store', code: 'store_rejected', reason, payload: JSON.stringify(r), receivedAt: Date.now() },
+      { deviceId, topic: topicOf(r), stage: 'store', code: 'store_rejected', reason, payload: JSON.stringify(r), receivedAt: Date.now() },
     ]);
     this.o.metrics.deadLetters.inc({ stage: 'store' });
     this.o.metrics.recordsRefused.inc({ stage: 'store', reason: 'store_rejected' });

@@ -1,10 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DetectionRecord, ReadingRecord, TelemetryRecord } from '../core/records.js';
+import type { AlertTransitionRecord, DetectionRecord, ReadingRecord, TelemetryRecord } from '../core/records.js';
 import type { TelemetryStore } from './telemetry-store.js';
 
 export interface StoreUnderTest {
   store: TelemetryStore;
   cleanup: () => Promise<void>;
+  /**
+   * Every row of a measurement as a user reads it (SQL, InfluxQL `SELECT *`): columns by their
+   * CONTRACT names, `time` in epoch ms, oldest first. For what the port does not read back.
+   */
+  measurement: (name: string) => Promise<Array<Record<string, unknown>>>;
 }
 
 const T0 = Date.UTC(2026, 5, 1, 8, 0, 0); // epoch ms, a round minute
@@ -27,6 +32,19 @@ function reading(sensorId: string, ts: number, value: number, extra: Partial<Rea
 
 function event(droneId: string, ts: number, extra: Partial<DetectionRecord> = {}): DetectionRecord {
   return { type: 'event', droneId, gridId: 'g-101', ts, kind: 'smoke', confidence: 0.91, ...extra };
+}
+
+function transition(ts: number, extra: Partial<AlertTransitionRecord> = {}): AlertTransitionRecord {
+  return {
+    type: 'alert_transition', gridId: 'g-7', severity: 'critical', rule: 'water-high', ts,
+    alertId: 'al_01', entityId: 's1', state: 'open', actor: 'system', ...extra,
+  };
+}
+
+/** An alert_transition row as CONTRACT.md names its columns; an absent note reads as null. */
+function contractColumns(row: Record<string, unknown>) {
+  const { time, grid_id, severity, rule, alert_id, entity_id, state, actor, note } = row;
+  return { time, grid_id, severity, rule, alert_id, entity_id, state, actor, note: note ?? null };
 }
 
 /**
@@ -198,6 +216,26 @@ export function describeTelemetryStoreContract(name: string, makeStore: () => Pr
         { ts: T0, metric: 'water_level', mean: 5, min: 5, max: 5, count: 1 },
       ]);
       expect(await store.track(`x' OR drone_id =~ /.*/ --`, { ...range, limit: 5 })).toEqual([]);
+    });
+
+    it('lands alert transitions as measurement alert_transition with the contract tags and fields', async () => {
+      const opened = transition(T0);
+      const acked = transition(T0 + 90_000, { state: 'acknowledged', actor: 'officer "Li"', note: 'on my way\nline 2 \\ \'q\' 火' });
+      await write([opened, acked]);
+      expect((await sut.measurement('alert_transition')).map(contractColumns)).toEqual([
+        { time: T0, grid_id: 'g-7', severity: 'critical', rule: 'water-high', alert_id: 'al_01', entity_id: 's1', state: 'open', actor: 'system', note: null },
+        { time: T0 + 90_000, grid_id: 'g-7', severity: 'critical', rule: 'water-high', alert_id: 'al_01', entity_id: 's1', state: 'acknowledged', actor: 'officer "Li"', note: acked.note },
+      ]);
+    });
+
+    it('keeps one alert_transition point per transition: a replay overwrites itself, distinct milliseconds stay apart', async () => {
+      // the alert service gives each transition a distinct ms, also across alerts of one series
+      const a = transition(T0, { alertId: 'al_a' });
+      const b = transition(T0 + 1, { alertId: 'al_b', entityId: 's2' });
+      const c = transition(T0 + 2, { alertId: 'al_a', state: 'resolved', actor: 'li', note: 'pump fixed' });
+      await write([a, b, c], [c, a], [b]);
+      const rows = (await sut.measurement('alert_transition')).map(contractColumns);
+      expect(rows.map((r) => [r.time, r.alert_id, r.state])).toEqual([[T0, 'al_a', 'open'], [T0 + 1, 'al_b', 'open'], [T0 + 2, 'al_a', 'resolved']]);
     });
   });
 }

@@ -9,6 +9,9 @@ export interface Device {
   kind: DeviceKind;
   gridId?: string;
   name?: string;
+  /** where a fixed sensor stands (or a drone's home), WGS 84 */
+  lat?: number;
+  lon?: number;
   disabled: boolean;
   /** epoch ms */
   createdAt: number;
@@ -73,6 +76,8 @@ interface Row {
   kind: DeviceKind;
   grid_id: string | null;
   name: string | null;
+  lat: number | null;
+  lon: number | null;
   disabled: number;
   created_at: number;
   password_hash: string;
@@ -82,6 +87,7 @@ function toDevice(row: Row): Device {
   const d: Device = { id: row.id, kind: row.kind, disabled: row.disabled === 1, createdAt: row.created_at };
   if (row.grid_id !== null) d.gridId = row.grid_id;
   if (row.name !== null) d.name = row.name;
+  if (row.lat !== null && row.lon !== null) Object.assign(d, { lat: row.lat, lon: row.lon });
   return d;
 }
 
@@ -116,10 +122,13 @@ export class DeviceRegistry {
     this.cacheMaxEntries = opts.cacheMaxEntries ?? 50_000;
     db.exec(`CREATE TABLE IF NOT EXISTS devices (
       id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('drone', 'sensor')), grid_id TEXT, name TEXT,
-      disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, password_hash TEXT NOT NULL)`);
+      disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, password_hash TEXT NOT NULL, lat REAL, lon REAL)`);
+    // data folders made before positions existed
+    const columns = (db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string }>).map((c) => c.name);
+    if (!columns.includes('lat')) db.exec('ALTER TABLE devices ADD COLUMN lat REAL; ALTER TABLE devices ADD COLUMN lon REAL');
     this.sql = {
       get: db.prepare<[string], Row>('SELECT * FROM devices WHERE id = ?'),
-      insert: db.prepare('INSERT INTO devices (id, kind, grid_id, name, disabled, created_at, password_hash) VALUES (?, ?, ?, ?, 0, ?, ?)'),
+      insert: db.prepare('INSERT INTO devices (id, kind, grid_id, name, disabled, created_at, password_hash, lat, lon) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)'),
       list: db.prepare<{ kind: string | null; after: string | null; limit: number }, Row>(
         'SELECT * FROM devices WHERE (@kind IS NULL OR kind = @kind) AND (@after IS NULL OR id > @after) ORDER BY id LIMIT @limit',
       ),
@@ -133,13 +142,13 @@ export class DeviceRegistry {
   async register(input: DeviceRegistration): Promise<{ device: Device; password: string }> {
     const parsed = DeviceRegistration.safeParse(input);
     if (!parsed.success) throw new DeviceError('GP_ERR_API_VALIDATION', parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    const { id, kind, gridId, name } = parsed.data;
+    const { id, kind, gridId, name, lat, lon } = parsed.data;
     if (RESERVED_DEVICE_IDS.includes(id)) throw new DeviceError('GP_ERR_API_VALIDATION', `id: "${id}" is reserved (the MQTT username of API tokens)`);
     if (this.row(id)) throw exists(id);
     const password = randomBytes(PASSWORD_BYTES).toString('base64url');
     const hash = await hashPassword(password);
     try {
-      this.sql.insert.run(id, kind, gridId ?? null, name ?? null, this.now(), hash);
+      this.sql.insert.run(id, kind, gridId ?? null, name ?? null, this.now(), hash, lat ?? null, lon ?? null);
     } catch (err) {
       // a concurrent register of the same id won the race while we hashed
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw exists(id);

@@ -3,7 +3,7 @@ import type { ReadingRecord } from '../core/records.js';
 import { startInfluxd, stopInfluxd, type Influxd } from '../test/helpers/influxd.js';
 import { describeTelemetryStoreContract } from './contract.js';
 import { InfluxStore } from './influx-store.js';
-import { execute } from './influx/http.js';
+import { execute, queryRows } from './influx/http.js';
 import { ident } from './influx/influxql.js';
 
 let influxd: Influxd | undefined;
@@ -22,9 +22,11 @@ describeTelemetryStoreContract('InfluxStore on influxd 1.x', async () => {
   const url = influxd.url;
   // a fresh database per test; init() creates it
   const database = `contract_${++databases}`;
+  const conn = { url, database, authorization: undefined, timeoutMs: 10_000 };
   return {
     store: new InfluxStore({ url, database, api: 'auto' }),
-    cleanup: () => execute({ url, database, authorization: undefined, timeoutMs: 10_000 }, `DROP DATABASE ${ident(database)}`),
+    cleanup: () => execute(conn, `DROP DATABASE ${ident(database)}`),
+    measurement: (name) => queryRows(conn, `SELECT * FROM ${ident(name)}`),
   };
 });
 

@@ -32,6 +32,7 @@ export class LiveState {
 
   apply(records: readonly StoreRecord[], receivedAt?: number): void {
     for (const r of records) {
+      if (r.type === 'alert_transition') continue; // not device state
       if (r.type === 'reading') {
         const s = this.sensor(r.sensorId);
         const prev = s.readings.get(r.metric);

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { DetectionRecord, ReadingRecord, StoreRecord, TelemetryRecord } from '../core/records.js';
 import * as sql from './sqlite/schema.js';
 import {
-  eventParams, readingParams, telemetryParams, toEvent, toReading, toTelemetry, toTrackPoint,
+  alertTransitionParams, eventParams, readingParams, telemetryParams, toEvent, toReading, toTelemetry, toTrackPoint,
   type EventRow, type ReadingRow, type TelemetryRow, type TrackRow,
 } from './sqlite/rows.js';
 import type {
@@ -14,7 +14,7 @@ import type {
 type Statement = Database.Statement;
 
 interface Statements {
-  insertTelemetry: Statement; insertEvent: Statement; insertReading: Statement;
+  insertTelemetry: Statement; insertEvent: Statement; insertReading: Statement; insertAlertTransition: Statement;
   latestTelemetry: Statement; latestReadings: Statement;
   trackRaw: Statement; trackBucketed: Statement;
   readingsAll: Statement; readingsOne: Statement; events: Statement;
@@ -132,6 +132,7 @@ function prepare(db: Database.Database): Statements {
     insertTelemetry: db.prepare(sql.INSERT_TELEMETRY),
     insertEvent: db.prepare(sql.INSERT_EVENT),
     insertReading: db.prepare(sql.INSERT_READING),
+    insertAlertTransition: db.prepare(sql.INSERT_ALERT_TRANSITION),
     latestTelemetry: db.prepare(sql.LATEST_TELEMETRY),
     latestReadings: db.prepare(sql.LATEST_READINGS),
     trackRaw: db.prepare(sql.TRACK_RAW),
@@ -152,6 +153,9 @@ function insert(s: Statements, r: StoreRecord): void {
       return;
     case 'reading':
       s.insertReading.run(readingParams(r));
+      return;
+    case 'alert_transition':
+      s.insertAlertTransition.run(alertTransitionParams(r));
       return;
     default:
       throw new TypeError(`unknown record type: ${JSON.stringify((r as { type?: unknown }).type)}`);

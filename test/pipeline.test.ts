@@ -47,9 +47,9 @@ describe.each([['sqlite'], ['influx']] as const)('pipeline with the %s store', (
     expect(rows[0]).toMatchObject({ time: t1.ts, drone_id: 'drone-1', grid_id: expect.stringMatching(/^LY-/), seq: 1, lat: 33.8123, lon: 113.9541, alt: 118.5, speed: 8.2, heading: 270, battery: 76, rssi: -67, sats: 14, vs: 0.5, voltage: 22.1, mode: 'patrol', patrol_id: 'p-9' });
     expect(rows[2]).toMatchObject({ seq: 3, grid_id: 'none' });
 
-    const [event] = await eventually(() => probe.rows('drone_event'));
+    const [event] = await eventually(async () => { const r = await probe.rows('drone_event'); return r.length > 0 && r; });
     expect(event).toMatchObject({ time: t1.ts, drone_id: 'drone-1', kind: 'smoke', confidence: 0.91, image_url: 'https://example.org/snap.jpg', grid_id: rows[0]!.grid_id });
-    const [reading] = await eventually(() => probe.rows('sensor_reading'));
+    const [reading] = await eventually(async () => { const r = await probe.rows('sensor_reading'); return r.length > 0 && r; });
     expect(reading).toMatchObject({ time: t1.ts, sensor_id: 'river-7', grid_id: 'LY-B2', metric: 'water_level', value: 1.82, seq: 7, unit: 'm' });
 
     if (probe.name === 'influx') {
@@ -57,7 +57,7 @@ describe.each([['sqlite'], ['influx']] as const)('pipeline with the %s store', (
       const res = await fetch(`${probe.influxd!.url}/query?db=gridpatrol&q=${encodeURIComponent('SHOW TAG KEYS; SHOW FIELD KEYS FROM drone_telemetry')}`);
       const body = (await res.json()) as { results: Array<{ series: Array<{ name: string; values: string[][] }> }> };
       const tagKeys = Object.fromEntries(body.results[0]!.series.map((s) => [s.name, s.values.map((v) => v[0]).sort()]));
-      expect(tagKeys).toEqual({ drone_event: ['drone_id', 'grid_id', 'kind'], drone_telemetry: ['drone_id', 'grid_id'], sensor_reading: ['grid_id', 'metric', 'sensor_id'] });
+      expect(tagKeys).toEqual({ alert_transition: ['grid_id', 'rule', 'severity'], drone_event: ['drone_id', 'grid_id', 'kind'], drone_telemetry: ['drone_id', 'grid_id'], sensor_reading: ['grid_id', 'metric', 'sensor_id'] });
       const fieldTypes = Object.fromEntries(body.results[1]!.series[0]!.values);
       expect(fieldTypes).toMatchObject({ seq: 'integer', lat: 'float', battery: 'float', sats: 'float', mode: 'string', patrol_id: 'string' });
     }

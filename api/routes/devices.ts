@@ -12,7 +12,7 @@ export interface DeviceRoutesOptions {
 }
 
 export function deviceView(d: Device) {
-  return { id: d.id, kind: d.kind, gridId: d.gridId ?? null, name: d.name ?? null, disabled: d.disabled, createdAt: iso(d.createdAt)! };
+  return { id: d.id, kind: d.kind, gridId: d.gridId ?? null, name: d.name ?? null, lat: d.lat ?? null, lon: d.lon ?? null, disabled: d.disabled, createdAt: iso(d.createdAt)! };
 }
 
 function mqttTopics(d: Device): Record<string, string> {

@@ -10,6 +10,8 @@ export interface Envelope {
   payload: Buffer;
   /** epoch ms, server clock */
   receivedAt: number;
+  /** the broker published this status as the device's last will */
+  isWill?: boolean;
 }
 
 /** A stage's "no": the runner turns it into a dead letter. */

@@ -39,6 +39,7 @@ function timeRange(q: TimeRange): string {
 export const TELEMETRY = 'drone_telemetry';
 export const EVENT = 'drone_event';
 export const READING = 'sensor_reading';
+export const ALERT_TRANSITION = 'alert_transition';
 
 const TRACK_FIELDS = ['lon', 'alt', 'speed', 'heading', 'battery', 'mode', 'grid_id'].map(ident).join(', ');
 

@@ -1,7 +1,7 @@
 import { Point } from '@influxdata/influxdb-client';
-import type { DetectionRecord, ReadingRecord, StoreRecord, TelemetryRecord } from '../../core/records.js';
+import type { AlertTransitionRecord, DetectionRecord, ReadingRecord, StoreRecord, TelemetryRecord } from '../../core/records.js';
 import type { TrackPoint } from '../telemetry-store.js';
-import { EVENT, READING, TELEMETRY } from './influxql.js';
+import { ALERT_TRANSITION, EVENT, READING, TELEMETRY } from './influxql.js';
 
 /**
  * Records as InfluxDB points, exactly as CONTRACT.md "What lands in InfluxDB" names them:
@@ -15,6 +15,8 @@ export function toPoint(r: StoreRecord): Point {
       return eventPoint(r);
     case 'reading':
       return readingPoint(r);
+    case 'alert_transition':
+      return alertTransitionPoint(r);
     default:
       throw new TypeError(`unknown record type: ${JSON.stringify((r as { type?: unknown }).type)}`);
   }
@@ -52,6 +54,18 @@ function readingPoint(r: ReadingRecord): Point {
   p.floatField('value', r.value);
   if (r.seq !== undefined) p.intField('seq', r.seq);
   optionalString(p, 'unit', r.unit);
+  return p;
+}
+
+/**
+ * The point's identity is (grid_id, severity, rule, time): the alert id is a field, not a tag,
+ * because a tag per alert would grow the series without bound. Distinct transitions get distinct
+ * milliseconds from the alert service (core/records.ts), so none overwrites another.
+ */
+function alertTransitionPoint(r: AlertTransitionRecord): Point {
+  const p = new Point(ALERT_TRANSITION).tag('grid_id', r.gridId).tag('severity', r.severity).tag('rule', r.rule).timestamp(r.ts);
+  p.stringField('alert_id', r.alertId).stringField('entity_id', r.entityId).stringField('state', r.state).stringField('actor', r.actor);
+  optionalString(p, 'note', r.note);
   return p;
 }
 

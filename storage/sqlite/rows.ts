@@ -1,4 +1,4 @@
-import type { DetectionRecord, ReadingRecord, TelemetryRecord } from '../../core/records.js';
+import type { AlertTransitionRecord, DetectionRecord, ReadingRecord, TelemetryRecord } from '../../core/records.js';
 import type { TrackPoint } from '../telemetry-store.js';
 
 /** SQL NULL for an absent optional value: named parameters must all be bound. */
@@ -23,6 +23,13 @@ export function readingParams(r: ReadingRecord) {
   return {
     sensorId: r.sensorId, metric: r.metric, ts: r.ts, gridId: r.gridId, value: r.value,
     seq: orNull(r.seq), unit: orNull(r.unit),
+  };
+}
+
+export function alertTransitionParams(r: AlertTransitionRecord) {
+  return {
+    gridId: r.gridId, severity: r.severity, rule: r.rule, ts: r.ts, alertId: r.alertId, entityId: r.entityId,
+    state: r.state, actor: r.actor, note: orNull(r.note),
   };
 }
 

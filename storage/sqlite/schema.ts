@@ -48,7 +48,23 @@ CREATE TABLE IF NOT EXISTS sensor_reading (
   PRIMARY KEY (sensor_id, metric, ts)
 ) WITHOUT ROWID;
 
+-- key = the point's identity in InfluxDB (tags and time); the alert service gives every
+-- transition its own millisecond, so no two transitions share a key (core/records.ts)
+CREATE TABLE IF NOT EXISTS alert_transition (
+  grid_id TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  alert_id TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  note TEXT,
+  PRIMARY KEY (grid_id, severity, rule, ts)
+) WITHOUT ROWID;
+
 CREATE INDEX IF NOT EXISTS drone_event_by_time ON drone_event (drone_id, ts);
+CREATE INDEX IF NOT EXISTS alert_transition_by_alert ON alert_transition (alert_id, ts);
 `;
 
 export const INSERT_TELEMETRY = `INSERT OR REPLACE INTO drone_telemetry
@@ -62,6 +78,10 @@ export const INSERT_EVENT = `INSERT OR REPLACE INTO drone_event
 export const INSERT_READING = `INSERT OR REPLACE INTO sensor_reading
   (sensor_id, metric, ts, grid_id, value, seq, unit)
   VALUES (@sensorId, @metric, @ts, @gridId, @value, @seq, @unit)`;
+
+export const INSERT_ALERT_TRANSITION = `INSERT OR REPLACE INTO alert_transition
+  (grid_id, severity, rule, ts, alert_id, entity_id, state, actor, note)
+  VALUES (@gridId, @severity, @rule, @ts, @alertId, @entityId, @state, @actor, @note)`;
 
 /**
  * Newest row per drone by a loose index scan: the recursive CTE seeks from one drone_id to the

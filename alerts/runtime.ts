@@ -1,0 +1,131 @@
+import type { Config } from '../core/config.js';
+import type { GridIndex } from '../core/grids.js';
+import type { RuleSignal, RulesFile } from '../core/rules.js';
+import type { DroneCommand } from '../core/telemetry.js';
+import { topics } from '../core/topics.js';
+import { RulesEngine } from '../ingest/rules/engine.js';
+import { RuleStateStore } from '../ingest/rules/state-store.js';
+import type { IngestObserver } from '../ingest/pipeline.js';
+import type { RecordSink } from '../ingest/pipeline.js';
+import { loadRulesFile, watchRulesFile } from '../lib/rules-file.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { DeviceRegistry } from '../storage/devices.js';
+import type { LiveState } from '../storage/live-state.js';
+import type { MetadataDb } from '../storage/metadata-db.js';
+import { SseHub } from './delivery/sse.js';
+import { Webhooks } from './delivery/webhooks.js';
+import { Dispatcher } from './dispatch.js';
+import { AlertService, type AlertEvent } from './service.js';
+
+export interface AlertingDeps {
+  config: Pick<Config, 'rulesFile' | 'webhooks' | 'dispatch'>;
+  db: MetadataDb;
+  grids: GridIndex;
+  devices: DeviceRegistry;
+  live: LiveState;
+  sink: RecordSink;
+  /** publishes on the embedded broker (alerts topics, drone commands) */
+  publish(topic: string, payload: string): void;
+  metrics: Metrics;
+  log: Logger;
+  now?: () => number;
+}
+
+/** How often time-based rules (lost link, silent sensors, `for`) and deadlines are looked at. */
+const TICK_MS = 1000;
+const DEADLINE_CHECK_MS = 5000;
+
+/**
+ * Rules → alerts → delivery, wired: ingest tells it what it accepted (IngestObserver), a timer
+ * drives time-based rules and deadlines, and every transition goes to SSE, MQTT, webhooks and
+ * the dispatcher. Consumers never block ingest: SSE drops clients that do not read, MQTT is the
+ * broker's own fan-out, webhooks are queued in SQLite.
+ */
+export function buildAlerting(d: AlertingDeps) {
+  const now = d.now ?? Date.now;
+  const log = d.log.child({ component: 'alerting' });
+  let rulesFile: RulesFile = loadRulesFile(d.config.rulesFile);
+  const state = new RuleStateStore(d.db, { now, log });
+  const engine = new RulesEngine({
+    rules: rulesFile, grids: d.grids, state, now, log,
+    assignedCell: (id) => d.devices.get(id)?.gridId,
+    sensorCell: (id) => d.devices.get(id)?.gridId,
+  });
+  const service = new AlertService({ db: d.db, grids: d.grids, rules: () => rulesFile, sink: d.sink, now, log, metrics: d.metrics });
+  const sse = new SseHub();
+  const webhooks = d.config.webhooks.targets.length
+    ? new Webhooks({ db: d.db, targets: d.config.webhooks.targets, secret: d.config.webhooks.secret!, log, now })
+    : null;
+  const sendCommand = (droneId: string, cmd: DroneCommand) => d.publish(topics.droneCommands(droneId), JSON.stringify(cmd));
+  const dispatcher = new Dispatcher({
+    addEvidence: (id, ev) => service.addEvidence(id, ev), live: d.live, devices: d.devices, grids: d.grids,
+    sendCommand, minBatteryPct: d.config.dispatch.minBatteryPct, now, log,
+  });
+
+  service.onTransition((e: AlertEvent) => {
+    if (!e.alert.silenced) {
+      sse.broadcast(e);
+      d.publish(topics.alerts(e.alert.gridId, e.alert.severity), JSON.stringify(e.alert));
+      webhooks?.enqueue(e);
+    }
+    dispatcher.onAlert(e.alert, e.transition.kind);
+  });
+
+  const handle = (signals: RuleSignal[]) => {
+    for (const s of signals) {
+      try {
+        service.handle(s);
+      } catch (err) {
+        log.error({ err, ruleId: s.ruleId }, 'alert service failed to take a rule signal');
+      }
+    }
+  };
+
+  const observer: IngestObserver = {
+    records(records) {
+      try {
+        handle(engine.onRecords(records));
+        dispatcher.observe(records);
+      } catch (err) {
+        log.error({ err }, 'rules evaluation failed');
+      }
+    },
+    status(kind, id, online, at, isWill) {
+      try {
+        handle(engine.onStatus(kind, id, online, at, isWill));
+      } catch (err) {
+        log.error({ err }, 'rules evaluation failed');
+      }
+    },
+  };
+
+  const timers: NodeJS.Timeout[] = [];
+  let stopWatch = () => {};
+  return {
+    service, engine, sse, webhooks, dispatcher, observer,
+    rules: () => rulesFile,
+    start() {
+      timers.push(setInterval(() => { handle(engine.tick(now())); state.flush(); }, TICK_MS));
+      timers.push(setInterval(() => service.checkDeadlines(now()), DEADLINE_CHECK_MS));
+      for (const t of timers) t.unref();
+      webhooks?.start();
+      if (d.config.rulesFile)
+        stopWatch = watchRulesFile(d.config.rulesFile, (next) => {
+          rulesFile = next;
+          handle(engine.setRules(next));
+          log.info({ rules: next.rules.length }, 'rules reloaded');
+        }, (err) => log.error({ err: err.message }, 'rules file not reloaded; the previous rules stay in force'));
+    },
+    async stop() {
+      for (const t of timers) clearInterval(t);
+      stopWatch();
+      webhooks?.stop();
+      sse.closeAll();
+      state.flush();
+      await service.close();
+    },
+  };
+}
+
+export type Alerting = ReturnType<typeof buildAlerting>;

@@ -21,6 +21,7 @@ import { InfluxStore } from './storage/influx-store.js';
 import { LiveState } from './storage/live-state.js';
 import { openMetadataDb } from './storage/metadata-db.js';
 import { SqliteStore } from './storage/sqlite-store.js';
+import { TokenStore } from './storage/tokens.js';
 import type { TelemetryStore } from './storage/telemetry-store.js';
 
 export interface GridPatrol {
@@ -74,8 +75,9 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
   const ingest = buildIngest({ config, grids, sensorCell: (id) => devices.get(id)?.gridId, sink: spool, deadLetters, live, metrics, log, observer: alerting.observer });
 
   const adminToken = resolveAdminToken(config.dataDir, config.adminToken);
+  const tokens = new TokenStore(meta);
   const verifyToken = async (token: string): Promise<Principal | null> =>
-    constantTimeEqual(token, adminToken.token) ? { type: 'person', tokenId: 'admin', role: 'admin' } : null;
+    constantTimeEqual(token, adminToken.token) ? { type: 'person', tokenId: 'admin', name: 'admin', role: 'admin' } : tokens.verify(token);
 
   const broker = buildBroker({ config, devices, verifyToken, ingest: (msg) => ingest.accept(msg), metrics, log });
   publish = (topic, payload) =>
@@ -92,7 +94,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
       spool: { ok: !s.full, detail: s.full ? `at its disk budget (${s.pendingBytes} bytes): publishes are refused until the store catches up` : `${s.pendingRecords} records waiting` },
     };
   };
-  const api = await buildApp({ store, live, devices, deadLetters, grids, metrics, log, verifyToken, readiness, alerting, db: meta });
+  const api = await buildApp({ store, live, devices, deadLetters, grids, metrics, log, verifyToken, readiness, alerting, db: meta, tokens });
 
   return {
     config, metrics, broker, api, store, spool, writer, live, devices, deadLetters, alerting, adminToken,

@@ -11,6 +11,8 @@ import type { DeviceRegistry } from '../storage/devices.js';
 import type { LiveState } from '../storage/live-state.js';
 import type { TelemetryStore } from '../storage/telemetry-store.js';
 import type { MetadataDb } from '../storage/metadata-db.js';
+import type { TokenStore } from '../storage/tokens.js';
+import { tokenRoutes } from './routes/tokens.js';
 import type { Alerting } from '../alerts/runtime.js';
 import { alertRoutes } from './routes/alerts.js';
 import { reportRoutes } from './routes/reports.js';
@@ -38,6 +40,7 @@ export interface ApiDeps {
   now?: () => number;
   /** rules, alerts and their delivery; absent in API tests that do not need them */
   alerting?: Alerting;
+  tokens?: TokenStore;
   db?: MetadataDb;
   /** largest request body, bytes */
   bodyLimitBytes?: number;
@@ -69,6 +72,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await typed.register(droneRoutes, { devices: deps.devices, live: deps.live, store: deps.store, now });
   await typed.register(sensorRoutes, { devices: deps.devices, live: deps.live, store: deps.store, now });
   await typed.register(gridRoutes, { grids: deps.grids });
+  if (deps.tokens) await typed.register(tokenRoutes, { tokens: deps.tokens, cellExists: (id) => !!deps.grids.cell(id), now });
   await typed.register(deadLetterRoutes, { deadLetters: deps.deadLetters });
   if (deps.alerting && deps.db) {
     await typed.register(alertRoutes, { alerts: deps.alerting.service, sse: deps.alerting.sse });

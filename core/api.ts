@@ -154,3 +154,25 @@ export const GridsView = z.object({
 export const Health = z.object({ status: z.enum(['ok', 'unavailable']), checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })).optional() });
 
 export { DetectionKind };
+
+export const RoleSchema = z.enum(['operator', 'officer', 'admin']);
+
+export const TokenCreate = z
+  .object({
+    name: z.string().min(1).max(100).describe('who or what uses it, shown in audit trails'),
+    role: RoleSchema,
+    grids: z.array(z.string().min(1).max(64)).min(1).optional().describe('officers: limit to these cells'),
+    expiresAt: QueryTime.optional().describe('ISO 8601 or epoch ms; unset: never'),
+  });
+
+export const TokenView = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: RoleSchema,
+  grids: z.array(z.string()).nullable(),
+  expiresAt: z.iso.datetime().nullable(),
+  createdAt: z.iso.datetime(),
+  revokedAt: z.iso.datetime().nullable(),
+});
+
+export const IssuedToken = TokenView.extend({ token: z.string().describe('the bearer token; shown only in this answer') });

@@ -3,7 +3,7 @@ export type Role = 'operator' | 'officer' | 'admin';
 
 export type Principal =
   | { type: 'device'; id: string; kind: 'drone' | 'sensor' }
-  | { type: 'person'; tokenId: string; role: Role; grids?: string[] };
+  | { type: 'person'; tokenId: string; name?: string; role: Role; grids?: string[] };
 
 const RANK: Record<Role, number> = { operator: 1, officer: 2, admin: 3 };
 
@@ -19,5 +19,5 @@ export function canSeeCell(p: Principal | null | undefined, gridId: string): boo
 
 /** The name recorded in audit trails for a caller. */
 export function actorOf(p: Principal | null | undefined): string {
-  return p?.type === 'person' ? p.tokenId : p?.type === 'device' ? p.id : 'unknown';
+  return p?.type === 'person' ? (p.name ?? p.tokenId) : p?.type === 'device' ? p.id : 'unknown';
 }

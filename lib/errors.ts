@@ -17,6 +17,7 @@ export const ERRORS = {
   GP_ERR_ALERT_NOT_FOUND: { status: 404, title: 'No such alert' },
   GP_ERR_ALERT_STATE: { status: 409, title: 'The alert is not in a state that allows this' },
   GP_ERR_SILENCE_NOT_FOUND: { status: 404, title: 'No such silence' },
+  GP_ERR_TOKEN_NOT_FOUND: { status: 404, title: 'No such token' },
   GP_ERR_QUERY_RANGE: { status: 400, title: 'The time range is not valid' },
   GP_ERR_STORE_UNAVAILABLE: { status: 503, title: 'The telemetry store is unavailable' },
   GP_ERR_SPOOL_FULL: { status: 503, title: 'The spool is at its disk budget' },

@@ -8,7 +8,7 @@ declare module 'fastify' {
     principal: Principal | null;
   }
   interface FastifyInstance {
-    /** preHandler: the caller must hold `role` (or a higher one). */
+    /** onRequest hook (before validation, so a stranger learns nothing of the schema): the caller must hold `role` or a higher one. */
     requireRole(role: Role): (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
   }
 }

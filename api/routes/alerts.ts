@@ -20,7 +20,7 @@ const REPLAY_LIMIT = 10_000;
 
 /** Alerts, their audit trail, acknowledge/resolve and the live stream (officer). */
 export const alertRoutes: FastifyPluginAsyncZod<AlertRoutesOptions> = async (app, opts) => {
-  const officer = { preHandler: app.requireRole('officer') };
+  const officer = { onRequest: app.requireRole('officer') };
   const find = (id: string, p: Principal | null) => {
     const a = opts.alerts.find(id);
     if (!a || !visible(p, a.gridId)) throw new GridPatrolError('GP_ERR_ALERT_NOT_FOUND', `no alert "${id}"`);

@@ -5,7 +5,7 @@ import { iso, queryTimeMs } from '../time.js';
 
 /** Rejected payloads with their reasons, newest first (operator). */
 export const deadLetterRoutes: FastifyPluginAsyncZod<{ deadLetters: DeadLetters }> = async (app, opts) => {
-  app.get('/api/v1/dead-letters', { preHandler: app.requireRole('operator'), schema: { tags: ['dead-letters'], querystring: DeadLettersQuery, response: { 200: listOf(DeadLetterView) } } }, async (req) => {
+  app.get('/api/v1/dead-letters', { onRequest: app.requireRole('operator'), schema: { tags: ['dead-letters'], querystring: DeadLettersQuery, response: { 200: listOf(DeadLetterView) } } }, async (req) => {
     const q = req.query;
     const before = q.cursor !== undefined && /^\d+$/.test(q.cursor) ? Number(q.cursor) : undefined;
     const items = opts.deadLetters.list({

@@ -22,7 +22,7 @@ function mqttTopics(d: Device): Record<string, string> {
 
 /** Device registration and listing (admin). */
 export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (app, opts) => {
-  const admin = { preHandler: app.requireRole('admin') };
+  const admin = { onRequest: app.requireRole('admin') };
 
   app.post('/api/v1/devices', { ...admin, schema: { tags: ['devices'], body: DeviceRegistration, response: { 201: RegisteredDevice } } }, async (req, reply) => {
     if (req.body.gridId !== undefined && !opts.cellExists(req.body.gridId))
@@ -41,9 +41,29 @@ export const deviceRoutes: FastifyPluginAsyncZod<DeviceRoutesOptions> = async (a
     return { items: page.items.map(deviceView), next: page.next };
   });
 
-  app.get('/api/v1/devices/:id', { ...admin, schema: { tags: ['devices'], params: DeviceIdParams, response: { 200: DeviceView } } }, async (req) => {
-    const d = opts.devices.get(req.params.id);
-    if (!d) throw new GridPatrolError('GP_ERR_DEVICE_NOT_FOUND', `no device "${req.params.id}"`);
+  const existing = (id: string) => {
+    const d = opts.devices.get(id);
+    if (!d) throw new GridPatrolError('GP_ERR_DEVICE_NOT_FOUND', `no device "${id}"`);
+    return d;
+  };
+
+  app.get('/api/v1/devices/:id', { ...admin, schema: { tags: ['devices'], params: DeviceIdParams, response: { 200: DeviceView } } }, async (req) => deviceView(existing(req.params.id)));
+
+  // removing, rotating and disabling close the device's MQTT connections (the broker listens to the registry)
+  app.delete('/api/v1/devices/:id', { ...admin, schema: { tags: ['devices'], params: DeviceIdParams, response: { 200: DeviceView } } }, async (req) => {
+    const d = existing(req.params.id);
+    opts.devices.remove(d.id);
     return deviceView(d);
   });
+
+  app.post('/api/v1/devices/:id/rotate', { ...admin, schema: { tags: ['devices'], params: DeviceIdParams, response: { 200: RegisteredDevice } } }, async (req) => {
+    const d = existing(req.params.id);
+    const password = await opts.devices.rotate(d.id);
+    return { ...deviceView(d), password, mqtt: { username: d.id, topics: mqttTopics(d) } };
+  });
+
+  for (const [action, disabled] of [['disable', true], ['enable', false]] as const)
+    app.post(`/api/v1/devices/:id/${action}`, { ...admin, schema: { tags: ['devices'], params: DeviceIdParams, response: { 200: DeviceView } } }, async (req) =>
+      deviceView(opts.devices.setDisabled(existing(req.params.id).id, disabled)),
+    );
 };

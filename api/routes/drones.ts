@@ -23,7 +23,7 @@ function lastView(t: TelemetryRecord) {
 
 /** The fleet's last known state and a drone's track (operator). */
 export const droneRoutes: FastifyPluginAsyncZod<DroneRoutesOptions> = async (app, opts) => {
-  const operator = { preHandler: app.requireRole('operator') };
+  const operator = { onRequest: app.requireRole('operator') };
 
   app.get('/api/v1/drones', { ...operator, schema: { tags: ['drones'], querystring: Cursor, response: { 200: listOf(DroneView) } } }, async (req) => {
     const registered = new Map(opts.devices.list({ kind: 'drone', limit: 1_000_000 }).items.map((d) => [d.id, d]));

@@ -9,7 +9,7 @@ export const gridRoutes: FastifyPluginAsyncZod<{ grids: GridIndex }> = async (ap
     name: opts.grids.collection.name,
     features: opts.grids.collection.features.map((f) => ({ ...f, id: f.properties.id, properties: { ...f.properties, kind: f.properties.kind ?? 'cell' } })),
   };
-  app.get('/api/v1/grids', { preHandler: app.requireRole('operator'), schema: { tags: ['grids'], response: { 200: GridsView } } }, async (_req, reply) => {
+  app.get('/api/v1/grids', { onRequest: app.requireRole('operator'), schema: { tags: ['grids'], response: { 200: GridsView } } }, async (_req, reply) => {
     reply.type('application/geo+json');
     return body;
   });

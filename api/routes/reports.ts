@@ -10,7 +10,7 @@ import { timeRange } from '../time.js';
 /** Time to acknowledge and to resolve, per cell and severity (officer). */
 export const reportRoutes: FastifyPluginAsyncZod<{ db: MetadataDb; now: () => number }> = async (app, opts) => {
   app.get('/api/v1/reports/sla', {
-    preHandler: app.requireRole('officer'),
+    onRequest: app.requireRole('officer'),
     schema: { tags: ['reports'], querystring: z.object({ from: QueryTime.optional().describe('default: 30 days before `to`'), to: QueryTime.optional().describe('default: now') }), response: { 200: z.object({ from: z.iso.datetime(), to: z.iso.datetime(), items: z.array(SlaRow) }) } },
   }, async (req) => {
     const now = opts.now();

@@ -5,7 +5,7 @@ import type { RulesFile } from '../../core/rules.js';
 /** The risk rules in force (officer). Durations are shown in milliseconds, as parsed. */
 export const ruleRoutes: FastifyPluginAsyncZod<{ rules: () => RulesFile }> = async (app, opts) => {
   app.get('/api/v1/rules', {
-    preHandler: app.requireRole('officer'),
+    onRequest: app.requireRole('officer'),
     schema: { tags: ['rules'], response: { 200: z.object({ items: z.array(z.record(z.string(), z.unknown())), next: z.null(), deadlines: z.record(z.string(), z.unknown()) }) } },
   }, async () => {
     const f = opts.rules();

@@ -19,7 +19,7 @@ const MAX_WINDOWS = 10_000;
 
 /** Sensors with their latest readings, and a sensor's readings per window (operator). */
 export const sensorRoutes: FastifyPluginAsyncZod<SensorRoutesOptions> = async (app, opts) => {
-  const operator = { preHandler: app.requireRole('operator') };
+  const operator = { onRequest: app.requireRole('operator') };
 
   app.get('/api/v1/sensors', { ...operator, schema: { tags: ['sensors'], querystring: Cursor, response: { 200: listOf(SensorView) } } }, async (req) => {
     const registered = new Map(opts.devices.list({ kind: 'sensor', limit: 1_000_000 }).items.map((d) => [d.id, d]));

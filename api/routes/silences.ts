@@ -7,7 +7,7 @@ import { actorOf } from '../../core/principal.js';
 
 /** Silences for planned work: who, why, from when to when; every change audited (officer). */
 export const silenceRoutes: FastifyPluginAsyncZod<{ alerts: AlertService }> = async (app, opts) => {
-  const officer = { preHandler: app.requireRole('officer') };
+  const officer = { onRequest: app.requireRole('officer') };
 
   app.get('/api/v1/silences', { ...officer, schema: { tags: ['silences'], querystring: z.object({ expired: z.coerce.boolean().default(false) }), response: { 200: listOf(Silence) } } }, async (req) => ({
     items: opts.alerts.listSilences({ includeExpired: req.query.expired }),

@@ -15,6 +15,7 @@ import { resolveAdminToken } from './lib/admin-token.js';
 import { loadGrids } from './lib/grids.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
+import { Counter, Gauge } from 'prom-client';
 import { DeadLetters } from './storage/dead-letters.js';
 import { DeviceRegistry } from './storage/devices.js';
 import { InfluxStore } from './storage/influx-store.js';
@@ -94,6 +95,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
       spool: { ok: !s.full, detail: s.full ? `at its disk budget (${s.pendingBytes} bytes): publishes are refused until the store catches up` : `${s.pendingRecords} records waiting` },
     };
   };
+  registerStateGauges(metrics, { spool, alerting, now: Date.now });
   const api = await buildApp({ store, live, devices, deadLetters, grids, metrics, log, verifyToken, readiness, alerting, db: meta, tokens });
 
   return {
@@ -118,6 +120,41 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
       meta.close();
     },
   };
+}
+
+/** Gauges read when /metrics is scraped: state that is cheaper to look at than to track. */
+function registerStateGauges(metrics: Metrics, s: { spool: Spool; alerting: Alerting; now: () => number }): void {
+  const r = [metrics.registry];
+  new Gauge({
+    name: 'gridpatrol_spool_oldest_age_seconds', help: 'age of the oldest record not yet read by the writer (ingest lag)', registers: r,
+    collect() {
+      const b = s.spool.backlog();
+      this.set(b.records > 0 && b.since > 0 ? (s.now() - b.since) / 1000 : 0);
+    },
+  });
+  new Gauge({ name: 'gridpatrol_sse_clients', help: 'open alert streams', registers: r, collect() { this.set(s.alerting.sse.size); } });
+  new Counter({ name: 'gridpatrol_sse_dropped_total', help: 'alert streams closed because the client did not read', registers: r, collect() { this.reset(); this.inc(s.alerting.sse.dropped); } });
+  new Gauge({
+    name: 'gridpatrol_webhook_deliveries', help: 'webhook deliveries by status (pending is the backlog)', labelNames: ['status'], registers: r,
+    collect() {
+      for (const status of ['pending', 'failed'] as const) this.set({ status }, s.alerting.webhooks?.count(status) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'gridpatrol_alerts', help: 'unresolved alerts by state and severity', labelNames: ['state', 'severity'], registers: r,
+    collect() {
+      this.reset();
+      for (const row of s.alerting.service.countUnresolved()) this.set({ state: row.state, severity: row.severity }, row.count);
+    },
+  });
+  new Gauge({
+    name: 'gridpatrol_alert_deadlines_missed', help: 'unresolved alerts past a deadline, by deadline', labelNames: ['deadline'], registers: r,
+    collect() {
+      const m = s.alerting.service.countOverdue(s.now());
+      this.set({ deadline: 'response' }, m.response);
+      this.set({ deadline: 'disposal' }, m.disposal);
+    },
+  });
 }
 
 /** The store may be down at start (InfluxDB restarting): start anyway, the writer retries. */

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { buildGridPatrol } from './gridpatrol.js';
 import { loadConfig, settingsHelp } from './lib/config.js';
-import { createLogger } from './lib/logger.js';
+import { createLogger, createTerminalLogger } from './lib/logger.js';
 
 const USAGE = `gridpatrol: MQTT broker, ingest pipeline and HTTP API in one process
 
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const { config } = loaded;
-  const log = createLogger(config.logLevel);
+  const log = process.stdout.isTTY ? createTerminalLogger(config.logLevel) : createLogger(config.logLevel);
   let gp;
   try {
     gp = await buildGridPatrol(config, log);

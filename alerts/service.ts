@@ -184,6 +184,20 @@ export class AlertService {
   }
 
   /** Resolves when every transition committed so far is in the spool. */
+  /** Unresolved alerts by state and severity, for metrics. */
+  countUnresolved(): Array<{ state: string; severity: string; count: number }> {
+    return this.o.db.prepare("SELECT state, severity, COUNT(*) AS count FROM alerts WHERE state != 'resolved' GROUP BY state, severity").all() as Array<{ state: string; severity: string; count: number }>;
+  }
+
+  /** Unresolved alerts past their response (still open) and disposal deadlines, for metrics. */
+  countOverdue(now: number): { response: number; disposal: number } {
+    const q = (sql: string) => (this.o.db.prepare(sql).get(now) as { n: number }).n;
+    return {
+      response: q("SELECT COUNT(*) AS n FROM alerts WHERE state = 'open' AND response_due_at < ?"),
+      disposal: q("SELECT COUNT(*) AS n FROM alerts WHERE state != 'resolved' AND disposal_due_at < ?"),
+    };
+  }
+
   flush(): Promise<void> {
     return this.outbox.flush();
   }

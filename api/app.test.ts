@@ -96,3 +96,35 @@ describe('api', () => {
       expect(Object.keys(doc.paths)).toContain(path);
   });
 });
+
+describe('api safety', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    const db = openMetadataDb(':memory:');
+    const store = new SqliteStore(':memory:');
+    await store.init();
+    const log = silentLogger();
+    app = await buildApp({
+      store, live: new LiveState(), devices: new DeviceRegistry(db), deadLetters: new DeadLetters(db), grids: loadGrids(), metrics: createMetrics(), log,
+      verifyToken: async (t) => (t === ADMIN ? { type: 'person', tokenId: 'admin', role: 'admin' } : null),
+      readiness: async () => ({ store: { ok: true } }),
+    });
+  });
+  afterAll(() => app.close());
+
+  it('sends security headers and no CORS allowance', async () => {
+    const r = await app.inject({ method: 'GET', url: '/healthz', headers: { origin: 'https://evil.example' } });
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    expect(r.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(r.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('answers 429 problem+json after too many failed authentications from one address', async () => {
+    let last = 0;
+    for (let i = 0; i < 35; i++) last = (await app.inject({ method: 'GET', url: '/api/v1/drones', headers: { authorization: 'Bearer wrong' } })).statusCode;
+    expect(last).toBe(429);
+    const r = await app.inject({ method: 'GET', url: '/api/v1/drones', headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(r.json()).toMatchObject({ status: 429, code: 'GP_ERR_API_RATE_LIMITED' });
+  });
+
+});

@@ -20,6 +20,7 @@ import { ruleRoutes } from './routes/rules.js';
 import { silenceRoutes } from './routes/silences.js';
 import { authPlugin } from './plugins/auth.js';
 import { registerProblemHandlers } from './problem.js';
+import { registerSecurity } from './plugins/security.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { deviceRoutes } from './routes/devices.js';
 import { droneRoutes } from './routes/drones.js';
@@ -52,6 +53,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandlers(app);
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.url.startsWith('/api/v1/alerts/stream')) return;
+    deps.metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` }, reply.elapsedTime / 1000);
+  });
+  await registerSecurity(app);
 
   await app.register(swagger, {
     openapi: {
@@ -61,7 +67,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(authPlugin, { verifyToken: deps.verifyToken });

@@ -7,6 +7,7 @@ export const ERRORS = {
   GP_ERR_API_VALIDATION: { status: 400, title: 'The request is not valid' },
   GP_ERR_API_BODY_TOO_LARGE: { status: 413, title: 'The request body is too large' },
   GP_ERR_API_NOT_FOUND: { status: 404, title: 'No such route' },
+  GP_ERR_API_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   GP_ERR_AUTH_MISSING: { status: 401, title: 'Authentication required' },
   GP_ERR_AUTH_INVALID: { status: 401, title: 'The token is not valid' },
   GP_ERR_AUTH_FORBIDDEN: { status: 403, title: 'Not allowed for this role' },

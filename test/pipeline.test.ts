@@ -155,3 +155,23 @@ describe.each([['sqlite'], ['influx']] as const)('pipeline with the %s store', (
     await eventually(async () => (await state()) === false);
   });
 });
+
+describe('metrics', () => {
+  it('cover the pipeline: MQTT, ingest, spool, store, alerts, SSE, webhooks, HTTP', async () => {
+    const gp = await startInProcess();
+    try {
+      await gp.http('GET', '/api/v1/drones');
+      const text = (await gp.http('GET', '/metrics', undefined, null)).json as string;
+      for (const name of [
+        'gridpatrol_mqtt_connections', 'gridpatrol_mqtt_refused_total', 'gridpatrol_messages_in_total', 'gridpatrol_records_accepted_total',
+        'gridpatrol_records_refused_total', 'gridpatrol_spool_records', 'gridpatrol_spool_bytes', 'gridpatrol_spool_oldest_age_seconds',
+        'gridpatrol_store_write_seconds', 'gridpatrol_store_writes_total', 'gridpatrol_alerts', 'gridpatrol_alert_deadlines_missed',
+        'gridpatrol_sse_clients', 'gridpatrol_webhook_deliveries', 'gridpatrol_http_request_seconds',
+      ])
+        expect(text, name).toContain(`# TYPE ${name} `);
+      expect(text).toMatch(/gridpatrol_http_request_seconds_count\{method="GET",route="\/api\/v1\/drones",status="2xx"\} 1/);
+    } finally {
+      await gp.stop();
+    }
+  });
+});

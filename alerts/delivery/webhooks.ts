@@ -73,6 +73,10 @@ export class Webhooks {
     for (const t of this.o.targets) this.schedule(t, 0);
   }
 
+  count(status: WebhookDelivery['status']): number {
+    return (this.o.db.prepare('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = ?').get(status) as { n: number }).n;
+  }
+
   list(q: { status?: WebhookDelivery['status']; limit: number; before?: number }): WebhookDelivery[] {
     return this.o.db
       .prepare(

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { EXPENSIVE } from '../plugins/security.js';
 import { Cursor, DeviceIdParams, DroneView, TrackPointView, TrackQuery, listOf } from '../../core/api.js';
 import type { TelemetryRecord } from '../../core/records.js';
 import { GridPatrolError } from '../../lib/errors.js';
@@ -43,7 +44,7 @@ export const droneRoutes: FastifyPluginAsyncZod<DroneRoutesOptions> = async (app
     };
   });
 
-  app.get('/api/v1/drones/:id/track', { ...operator, schema: { tags: ['drones'], params: DeviceIdParams, querystring: TrackQuery, response: { 200: listOf(TrackPointView) } } }, async (req) => {
+  app.get('/api/v1/drones/:id/track', { ...operator, config: { rateLimit: EXPENSIVE }, schema: { tags: ['drones'], params: DeviceIdParams, querystring: TrackQuery, response: { 200: listOf(TrackPointView) } } }, async (req) => {
     const { id } = req.params;
     if (!opts.devices.get(id) && !opts.live.drones.has(id)) throw new GridPatrolError('GP_ERR_DRONE_NOT_FOUND', `no drone "${id}"`);
     const range = timeRange(req.query, opts.now(), 3_600_000);

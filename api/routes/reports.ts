@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { EXPENSIVE } from '../plugins/security.js';
 import { z } from 'zod';
 import { SlaRow } from '../../core/alerts.js';
 import { canSeeCell } from '../../core/principal.js';
@@ -11,6 +12,7 @@ import { timeRange } from '../time.js';
 export const reportRoutes: FastifyPluginAsyncZod<{ db: MetadataDb; now: () => number }> = async (app, opts) => {
   app.get('/api/v1/reports/sla', {
     onRequest: app.requireRole('officer'),
+    config: { rateLimit: EXPENSIVE },
     schema: { tags: ['reports'], querystring: z.object({ from: QueryTime.optional().describe('default: 30 days before `to`'), to: QueryTime.optional().describe('default: now') }), response: { 200: z.object({ from: z.iso.datetime(), to: z.iso.datetime(), items: z.array(SlaRow) }) } },
   }, async (req) => {
     const now = opts.now();

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { EXPENSIVE } from '../plugins/security.js';
 import { Cursor, DeviceIdParams, ReadingWindowView, ReadingsQuery, SensorView, listOf } from '../../core/api.js';
 import { GridPatrolError } from '../../lib/errors.js';
 import type { DeviceRegistry } from '../../storage/devices.js';
@@ -35,7 +36,7 @@ export const sensorRoutes: FastifyPluginAsyncZod<SensorRoutesOptions> = async (a
     };
   });
 
-  app.get('/api/v1/sensors/:id/readings', { ...operator, schema: { tags: ['sensors'], params: DeviceIdParams, querystring: ReadingsQuery, response: { 200: listOf(ReadingWindowView) } } }, async (req) => {
+  app.get('/api/v1/sensors/:id/readings', { ...operator, config: { rateLimit: EXPENSIVE }, schema: { tags: ['sensors'], params: DeviceIdParams, querystring: ReadingsQuery, response: { 200: listOf(ReadingWindowView) } } }, async (req) => {
     const { id } = req.params;
     if (!opts.devices.get(id) && !opts.live.sensors.has(id)) throw new GridPatrolError('GP_ERR_SENSOR_NOT_FOUND', `no sensor "${id}"`);
     const range = timeRange(req.query, opts.now(), 24 * 3_600_000);

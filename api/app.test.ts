@@ -8,6 +8,7 @@ import { DeviceRegistry } from '../storage/devices.js';
 import { LiveState } from '../storage/live-state.js';
 import { openMetadataDb } from '../storage/metadata-db.js';
 import { SqliteStore } from '../storage/sqlite-store.js';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { buildApp } from './app.js';
 
 const ADMIN = 'admin-token-for-api-tests';
@@ -89,9 +90,12 @@ describe('api', () => {
     }
   });
 
-  it('describes every route in the OpenAPI document', async () => {
+  it('describes every route in a valid OpenAPI document', async () => {
     const doc = (await call('GET', '/openapi.json', undefined, null)).json();
     expect(doc.openapi).toMatch(/^3\./);
+    const result = await new Validator().validate(doc);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
     for (const path of ['/healthz', '/readyz', '/metrics', '/api/v1/devices', '/api/v1/drones', '/api/v1/drones/{id}/track', '/api/v1/sensors', '/api/v1/sensors/{id}/readings', '/api/v1/grids', '/api/v1/dead-letters'])
       expect(Object.keys(doc.paths)).toContain(path);
   });

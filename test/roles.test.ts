@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../core/principal.js';
-import { connectMqtt, registerDevice, startInProcess } from './helpers/gridpatrol.js';
+import { topics } from '../core/topics.js';
+import { connectMqtt, eventually, registerDevice, startInProcess } from './helpers/gridpatrol.js';
 
 /** The role each route needs (CONTRACT: HTTP API); null: anyone. A route missing here fails the test. */
 const NEEDS: Record<string, Role | null> = {
@@ -74,6 +75,24 @@ describe('roles and tokens', () => {
 
     const bad = await gp.http('POST', '/api/v1/tokens', { name: 'x', role: 'operator', grids: ['NOPE'] });
     expect(bad.json.detail).toMatch(/no grid cell "NOPE"/);
+  });
+
+  it('limits an officer to the alerts of their cells', async () => {
+    const drone = await connectMqtt(gp.ports.mqttPort, 'drone-f', await registerDevice(gp.http, 'drone-f', 'drone'));
+    const cellCentre = { lat: 33.8123, lon: 113.9541 };
+    await drone.publishAsync(topics.droneEvents('drone-f'), JSON.stringify({ ts: Date.now(), kind: 'fire', confidence: 0.95, ...cellCentre }), { qos: 1 });
+    drone.end(true);
+    const alert = await eventually(async () => (await gp.http('GET', '/api/v1/alerts')).json.items.find((a: { entityId: string }) => a.entityId === 'drone-f'));
+    const other = (await gp.http('GET', '/api/v1/grids')).json.features.find((f: { id: string; properties: { kind: string } }) => f.properties.kind === 'cell' && f.id !== alert.gridId).id;
+    const mine = (await gp.http('POST', '/api/v1/tokens', { name: 'officer-mine', role: 'officer', grids: [alert.gridId] })).json.token;
+    const theirs = (await gp.http('POST', '/api/v1/tokens', { name: 'officer-other', role: 'officer', grids: [other] })).json.token;
+
+    expect((await gp.http('GET', '/api/v1/alerts', undefined, theirs)).json.items).toEqual([]);
+    expect((await gp.http('GET', `/api/v1/alerts/${alert.id}`, undefined, theirs)).status).toBe(404);
+    expect((await gp.http('POST', `/api/v1/alerts/${alert.id}/ack`, {}, theirs)).status).toBe(404);
+    expect((await gp.http('GET', '/api/v1/alerts', undefined, mine)).json.items.map((a: { id: string }) => a.id)).toContain(alert.id);
+    const acked = await gp.http('POST', `/api/v1/alerts/${alert.id}/ack`, { note: 'on my way' }, mine);
+    expect(acked.json).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'officer-mine' });
   });
 
   it('lets an issued token connect over MQTT as a person (username "token")', async () => {

@@ -1,13 +1,14 @@
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { DroneTelemetry, type DroneMode } from '../core/telemetry.js';
 import { topics } from '../core/topics.js';
+import { encodeHistogram, latencyHistogram, summarizeLatency, type Histogram, type LatencySummary } from './lib/latency.js';
+import { Rng } from './lib/rng.js';
 
 /**
  * A load generator that speaks only the public interface (CONTRACT v1): one MQTT connection per
- * drone, valid telemetry on the drone's own topic, paced per device. Used by `npm run bench` and
- * from the command line against a running GridPatrol.
+ * drone, valid telemetry on the drone's own topic, paced per device, and the time from each
+ * publish to its PUBACK. Cheap per message on purpose (a random walk, not the flight model of
+ * world/), so that it is not the bottleneck. Used by `npm run bench` and `npm run sim -- load`.
  */
 
 export interface LoadDevice {
@@ -43,6 +44,8 @@ export interface LoadOptions {
   seed?: number;
   /** pacing tick, ms (default 5) */
   tickMs?: number;
+  /** called about every 250 ms while publishing */
+  onProgress?: (p: { sent: number; acked: number; failed: number; elapsedMs: number }) => void;
 }
 
 export interface LoadResult {
@@ -60,26 +63,20 @@ export interface LoadResult {
   sendMs: number;
   /** the seq each device would send next */
   nextSeq: number;
+  /** QoS 1 messages that were not acknowledged (a failed publish, a closed connection, the timeout) */
+  failed: number;
   /** connections closed by the server or failed publishes, with the first few reasons */
   errors: { count: number; samples: string[] };
+  /** publish → PUBACK (QoS 1; empty for QoS 0) */
+  latency: LatencySummary;
+  /** the same, as an HdrHistogram to merge across worker processes (`addEncoded`) */
+  latencyHistogram: string;
 }
 
 /** The bundled sample county spans 33.70–33.99 N, 113.74–114.09 E; the walk stays well inside. */
 const AREA = { latMin: 33.74, latMax: 33.95, lonMin: 113.8, lonMax: 114.03 };
 const METRES_PER_DEG_LAT = 111_320;
 const MODES: readonly DroneMode[] = ['patrol', 'patrol', 'patrol', 'goto'];
-
-/** mulberry32: small, fast, seeded; good enough for positions. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One simulated drone: a random walk at patrol speed, its own seq and clock. */
 class Drone {
@@ -92,16 +89,16 @@ class Drone {
   constructor(
     readonly id: string,
     public seq: number,
-    private readonly random: () => number,
+    private readonly rng: Rng,
   ) {
-    this.lat = AREA.latMin + random() * (AREA.latMax - AREA.latMin);
-    this.lon = AREA.lonMin + random() * (AREA.lonMax - AREA.lonMin);
-    this.heading = random() * 360;
+    this.lat = rng.range(AREA.latMin, AREA.latMax);
+    this.lon = rng.range(AREA.lonMin, AREA.lonMax);
+    this.heading = rng.range(0, 360);
   }
 
   /** The next telemetry object; `dtS` seconds after the previous one. */
   next(tsOrigin: number | undefined, dtS: number): DroneTelemetry {
-    const r = this.random;
+    const r = () => this.rng.float();
     const speed = 6 + r() * 6; // m/s
     this.heading = (this.heading + (r() - 0.5) * 30 + 360) % 360;
     const rad = (this.heading * Math.PI) / 180;
@@ -160,8 +157,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   if (!(o.ratePerDevice > 0) || !(o.durationMs > 0) || !(o.batchSize >= 1)) throw new Error('ratePerDevice, durationMs and batchSize must be positive');
   const host = o.host ?? '127.0.0.1';
   const seqStart = o.seqStart ?? 1;
-  const random = seededRandom(o.seed ?? 1);
-  const drones = o.devices.map((d) => new Drone(d.id, seqStart, random));
+  const rng = Rng.seeded(o.seed ?? 1);
+  const drones = o.devices.map((d) => new Drone(d.id, seqStart, rng));
+  const histogram: Histogram = latencyHistogram();
   const topicOf = o.devices.map((d) => topics.droneTelemetry(d.id));
   const errors = { count: 0, samples: [] as string[] };
   const fail = (msg: string): void => {
@@ -206,6 +204,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let lastAckAt = 0;
   let lastSendAt = 0;
   let outstanding = 0;
+  let failed = 0;
+  let abandoned = false;
   let started = 0;
   try {
     await o.onReady?.();
@@ -225,19 +225,24 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     sent++;
     points += n;
     if (o.qos === 1) outstanding++;
+    const sentAt = performance.now();
     clients[i]!.publish(topicOf[i]!, body, { qos: o.qos }, (err) => {
-      if (o.qos === 0) return;
+      if (o.qos === 0 || abandoned) return;
       outstanding--;
-      if (err) fail(`${o.devices[i]!.id}: ${err.message}`);
-      else {
+      if (err) {
+        failed++;
+        fail(`${o.devices[i]!.id}: ${err.message}`);
+      } else {
         acked++;
         pointsAcked += n;
         lastAckAt = performance.now();
+        histogram.recordValue(Math.max(1, Math.round((lastAckAt - sentAt) * 1000)));
       }
       if (outstanding === 0) allAcked?.();
     });
   };
 
+  let lastProgressAt = 0;
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const elapsed = Math.min(performance.now() - started, o.durationMs);
@@ -250,6 +255,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         }
       }
       lastSendAt = performance.now();
+      if (o.onProgress && lastSendAt - lastProgressAt >= 250) {
+        lastProgressAt = lastSendAt;
+        o.onProgress({ sent, acked, failed, elapsedMs: lastSendAt - started });
+      }
       if (elapsed >= o.durationMs) {
         clearInterval(timer);
         resolve();
@@ -269,6 +278,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     });
   }
   if (outstanding > 0) fail(`${outstanding} messages not acknowledged (${alive.includes(true) ? `within ${o.ackTimeoutMs ?? 10_000} ms` : 'connections closed'})`);
+  // what is still outstanding is abandoned below: counted as failed now, once
+  failed += outstanding;
+  abandoned = true;
 
   ending = true;
   const endAt = o.qos === 1 ? Math.max(lastAckAt, started) : lastSendAt;
@@ -279,116 +291,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     elapsedMs: endAt - started,
     sendMs: lastSendAt - started,
     nextSeq: seqStart + Math.max(...drones.map((d) => d.seq - seqStart)),
+    failed,
     errors,
+    latency: summarizeLatency(histogram),
+    latencyHistogram: encodeHistogram(histogram),
   };
-}
-
-const USAGE = `simulators/load.ts: drive a running GridPatrol with drone telemetry over MQTT
-
-Registers N drones through the HTTP API (admin token), connects one MQTT client per drone and
-publishes CONTRACT v1 telemetry at a fixed rate per drone, then prints what was sent and
-acknowledged.
-
-Usage: npx tsx simulators/load.ts [options]
-
-  --http URL          GridPatrol HTTP API (default http://127.0.0.1:8080)
-  --mqtt-host HOST    MQTT host (default 127.0.0.1)
-  --mqtt-port PORT    MQTT port (default 1883)
-  --token TOKEN       admin token (default: $GRIDPATROL_ADMIN_TOKEN, else ./data/admin-token)
-  --drones N          drones to register and run (default 10)
-  --prefix TEXT       drone id prefix (default load-<time>-, so every run registers new drones)
-  --rate R            messages per second per drone (default 1)
-  --duration S        seconds to publish (default 10)
-  --qos 0|1           MQTT QoS (default 1)
-  --batch N           telemetry objects per message; 1 sends single objects (default 1)
-  --seed N            seed of the position random walk (default 1)
-  --json              print the result as JSON
-  -h, --help          this text
-
-GridPatrol closes a connection that publishes faster than GRIDPATROL_MAX_MSGS_PER_SEC (default
-200 per second); start it with a higher value for rates above that.
-`;
-
-async function readDefaultToken(): Promise<string | undefined> {
-  if (process.env.GRIDPATROL_ADMIN_TOKEN) return process.env.GRIDPATROL_ADMIN_TOKEN;
-  const { readFile } = await import('node:fs/promises');
-  return readFile('data/admin-token', 'utf8').then((t) => t.trim(), () => undefined);
-}
-
-/** Registers drones over the API; the password comes back once, in the 201 answer. */
-export async function registerDrones(httpUrl: string, token: string, ids: readonly string[]): Promise<LoadDevice[]> {
-  const register = async (id: string): Promise<LoadDevice> => {
-    const res = await fetch(`${httpUrl.replace(/\/+$/, '')}/api/v1/devices`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ id, kind: 'drone' }),
-    });
-    const body = (await res.json().catch(() => ({}))) as { password?: string; detail?: string };
-    if (res.status !== 201 || !body.password) throw new Error(`registering ${id}: HTTP ${res.status} ${body.detail ?? ''}`.trim());
-    return { id, password: body.password };
-  };
-  const out: LoadDevice[] = [];
-  // a few at a time: each registration runs scrypt on the server
-  for (let i = 0; i < ids.length; i += 8) out.push(...(await Promise.all(ids.slice(i, i + 8).map(register))));
-  return out;
-}
-
-async function cli(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      http: { type: 'string', default: 'http://127.0.0.1:8080' },
-      'mqtt-host': { type: 'string', default: '127.0.0.1' },
-      'mqtt-port': { type: 'string', default: '1883' },
-      token: { type: 'string' },
-      drones: { type: 'string', default: '10' },
-      prefix: { type: 'string' },
-      rate: { type: 'string', default: '1' },
-      duration: { type: 'string', default: '10' },
-      qos: { type: 'string', default: '1' },
-      batch: { type: 'string', default: '1' },
-      seed: { type: 'string', default: '1' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) return void process.stdout.write(USAGE);
-  const num = (name: string, v: string, ok: (n: number) => boolean): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || !ok(n)) throw new Error(`--${name} ${v}: not allowed (see --help)`);
-    return n;
-  };
-  const drones = num('drones', values.drones, (n) => Number.isInteger(n) && n > 0);
-  const rate = num('rate', values.rate, (n) => n > 0);
-  const duration = num('duration', values.duration, (n) => n > 0);
-  const qos = num('qos', values.qos, (n) => n === 0 || n === 1) as 0 | 1;
-  const batch = num('batch', values.batch, (n) => Number.isInteger(n) && n >= 1);
-  const mqttPort = num('mqtt-port', values['mqtt-port'], (n) => Number.isInteger(n) && n > 0 && n < 65536);
-  const seed = num('seed', values.seed, Number.isInteger);
-  const token = values.token ?? (await readDefaultToken());
-  if (!token) throw new Error('no admin token: pass --token or set GRIDPATROL_ADMIN_TOKEN');
-
-  const prefix = values.prefix ?? `load-${Date.now().toString(36)}-`;
-  const ids = Array.from({ length: drones }, (_, i) => `${prefix}${String(i + 1).padStart(4, '0')}`);
-  process.stderr.write(`load: registering ${drones} drones (${ids[0]} …)\n`);
-  const devices = await registerDrones(values.http, token, ids);
-  process.stderr.write(`load: ${drones} drones × ${rate} msg/s for ${duration} s, QoS ${qos}, ${batch} per message\n`);
-  const res = await runLoad({ mqttPort, host: values['mqtt-host'], devices, ratePerDevice: rate, durationMs: duration * 1000, qos, batchSize: batch, seed });
-  if (values.json) return void process.stdout.write(`${JSON.stringify(res)}\n`);
-  const perS = (n: number, ms: number) => (ms > 0 ? Math.round((n * 1000) / ms) : 0);
-  process.stdout.write(
-    [
-      `sent      ${res.sent} messages (${res.points} points), ${perS(res.sent, res.sendMs)} msg/s`,
-      qos === 1 ? `acked     ${res.acked} messages (${res.pointsAcked} points), ${perS(res.acked, res.elapsedMs)} msg/s` : 'acked     (QoS 0: no acknowledgements)',
-      `elapsed   ${Math.round(res.elapsedMs)} ms`,
-      `errors    ${res.errors.count}${res.errors.samples.length ? `: ${res.errors.samples.join('; ')}` : ''}`,
-    ].join('\n') + '\n',
-  );
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  cli().catch((err: unknown) => {
-    process.stderr.write(`load: ${(err as Error).message}\n`);
-    process.exit(1);
-  });
 }

@@ -14,6 +14,19 @@ export function hash32(text: string): number {
   return h | 0;
 }
 
+/** murmur3's finaliser: nearby seeds (1, 2, 3 …) become unrelated 32-bit states */
+function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x | 0;
+}
+
+/** xoroshiro128+ seeded from 32 bits starts weak: its first outputs are dropped */
+const WARM_UP = 16;
+
 /**
  * Every random draw of the simulators goes through one of these (pure-rand's xoroshiro128+), so
  * a seed fixes every message. Each entity (a drone, a sensor, the wind, the fault injector) owns
@@ -26,7 +39,9 @@ export class Rng {
   private constructor(private readonly g: Generator) {}
 
   static seeded(seed: number): Rng {
-    return new Rng(xoroshiro128plus(seed | 0));
+    const g = xoroshiro128plus(mix32(seed | 0));
+    for (let i = 0; i < WARM_UP; i++) g.next();
+    return new Rng(g);
   }
 
   static forEntity(seed: number, name: string): Rng {

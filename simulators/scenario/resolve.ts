@@ -8,7 +8,7 @@ import type { FaultSpec, Scenario, TimelineEntry } from './schema.js';
 import type { z } from 'zod';
 
 export const DRONE_DEFAULTS = {
-  altitudeM: 100, cruiseMs: 12, accelMs2: 2.5, turnRateDegS: 60, climbMs: 3, descentMs: 2, cellMarginM: 60, gpsNoiseM: 1.5,
+  altitudeM: 100, cruiseMs: 12, accelMs2: 2.5, turnRateDegS: 60, climbMs: 3, descentMs: 2, cellMarginM: 40, gpsNoiseM: 1.5,
   telemetryHz: 1, qos: 1 as 0 | 1, holdMs: 180_000, cameraHfovDeg: 70, cameraVfovDeg: 55, start: 'home' as 'home' | 'airborne',
 };
 /** about 34 minutes of flight at 12 m/s, 28 minutes on the charger from empty */

@@ -18,10 +18,10 @@ export const Duration = z
   .regex(/^(\d+(ms|s|m|h|d))+$/, 'a duration such as 30s, 5m, 2m30s, 4h')
   .transform((s) => (s.match(/\d+(ms|s|m|h|d)/g) ?? []).reduce((sum, part) => sum + parseDurationMs(part)!, 0));
 
-const Qos = z.union([z.literal(0), z.literal(1)]);
+const Qos = z.union([z.literal(0), z.literal(1)], { error: 'expected 0 or 1' });
 const LatLon = z.strictObject({ lat: z.number().min(-90).max(90), lon: z.number().min(-180).max(180) });
 const OffsetM = z.tuple([z.number(), z.number()]).describe('metres east, north');
-const Cells = z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]);
+const Cells = z.union([z.literal('all'), z.array(z.string().min(1)).min(1)], { error: 'expected all, or a list of cell ids' });
 
 export const SensorMetric = z.enum(['smoke', 'gas', 'water_level', 'temperature', 'humidity', 'pm25', 'noise']);
 
@@ -133,7 +133,7 @@ export const TimelineEntry = z
     batteryFault: z.strictObject({ drone: z.string(), dropPct: z.number().min(0).max(100).optional(), drainFactor: z.number().min(1).max(20).optional() }).optional(),
     sensorSilent: z.strictObject({ sensor: z.string(), duration: Duration.optional() }).optional(),
     sensorStuck: z.strictObject({ sensor: z.string(), duration: Duration.optional() }).optional(),
-    burst: z.strictObject({ drones: z.union([z.literal('all'), z.array(z.string()).min(1)]).optional(), telemetryHz: z.number().positive().max(50), duration: Duration }).optional(),
+    burst: z.strictObject({ drones: z.union([z.literal('all'), z.array(z.string()).min(1)], { error: 'expected all, or a list of drone ids' }).optional(), telemetryHz: z.number().positive().max(50), duration: Duration }).optional(),
     command: z.strictObject({ drone: z.string(), send: DroneCommand }).optional(),
     inject: FaultCounts.optional(),
   })

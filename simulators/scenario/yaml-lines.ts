@@ -72,7 +72,7 @@ export function zodIssuesAt(src: YamlSource, error: z.ZodError): SourceIssue[] {
   return error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys')
       return issue.keys.map((k) => ({ ...src.locate(issue.path, k), path: pathString([...issue.path, k]), message: `unknown key "${k}"` }));
-    if (issue.code === 'invalid_union' && 'errors' in issue) {
+    if (issue.code === 'invalid_union' && 'errors' in issue && issue.message === 'Invalid input') {
       // say what each alternative wanted: `expected 0; expected 1`
       const wanted = [...new Set((issue.errors as z.core.$ZodIssue[][]).map((alt) => alt[0]?.message).filter(Boolean))];
       if (wanted.length) return [{ ...src.locate(issue.path), path: pathString(issue.path), message: `none of the allowed forms: ${wanted.join('; ')}` }];

@@ -9,6 +9,7 @@ export class Airspace {
   private readonly detourCorners: Vec[];
   /** each zone's box grown by the margin: a segment that misses all of them is clear */
   private readonly zoneBoxes: Box[];
+  private readonly plans = new Map<number, Vec[]>();
 
   constructor(
     readonly cell: Polygon,
@@ -34,8 +35,7 @@ export class Airspace {
   }
 
   clearOfNoFly(p: Vec): boolean {
-    for (const z of this.noFly) if (pointInPolygon(p, z) || distToBoundary(p, z) < this.noFlyMarginM) return false;
-    return true;
+    return this.clearBy(p, this.noFlyMarginM);
   }
 
   /** inside the cell by at least the margin, and clear of every no-fly zone */
@@ -53,44 +53,60 @@ export class Airspace {
     return true;
   }
 
+  /** clear of every no-fly zone by `marginM` */
+  private clearBy(p: Vec, marginM: number): boolean {
+    for (const z of this.noFly) if (pointInPolygon(p, z) || distToBoundary(p, z) < marginM) return false;
+    return true;
+  }
+
   /**
    * Waypoints from `from` to `to` (the last one is `to`): straight when that passes, else via
-   * one or two corners around the no-fly zones. `withinCell` also keeps the route inside the
-   * cell. When either end breaks the rule itself (a drone sent into a zone), it flies straight.
+   * one or two corners of the no-fly zones in the way. `withinCell` also keeps the route inside
+   * the cell. Routes are checked against half the no-fly margin, so that a drone on the edge of
+   * the margin (the end of a leg) finds its way on. When either end breaks the rule itself (a
+   * drone sent into a zone), or no detour is found, it flies straight.
    */
   route(from: Vec, to: Vec, withinCell: boolean): Vec[] {
-    if (!withinCell && this.missesZones(from, to)) return [to];
-    const test = withinCell ? (p: Vec) => this.allowed(p) : (p: Vec) => this.clearOfNoFly(p);
-    if (!test(from) || !test(to) || this.segmentPasses(from, to, test)) return [to];
-    const corners = this.detourCorners.filter(test);
+    if (!withinCell && this.missesZones(from, to, 0)) return [to];
+    const half = this.noFlyMarginM / 2;
+    const test = withinCell
+      ? (p: Vec) => pointInPolygon(p, this.cell) && distToBoundary(p, this.cell) >= this.cellMarginM && this.clearBy(p, half)
+      : (p: Vec) => this.clearBy(p, half);
+    const passes = (a: Vec, b: Vec) => (!withinCell && this.missesZones(a, b, 0)) || this.segmentPasses(a, b, test);
+    if (!test(from) || !test(to) || passes(from, to)) return [to];
+    // corners of the zones near the way: a detour goes round those, not round the county
+    const reach = dist(from, to) / 2 + 1000;
+    const corners = this.detourCorners.filter((c, i) => !this.missesZones(from, to, reach, i >> 2) && test(c));
     let best: Vec[] | null = null;
     let bestLen = Infinity;
     for (const c of corners) {
       const l = dist(from, c) + dist(c, to);
-      if (l < bestLen && this.segmentPasses(from, c, test) && this.segmentPasses(c, to, test)) {
+      if (l < bestLen && passes(from, c) && passes(c, to)) {
         best = [c, to];
         bestLen = l;
       }
     }
-    if (best) return best;
-    for (const c of corners)
-      for (const d of corners) {
-        if (c === d) continue;
-        const l = dist(from, c) + dist(c, d) + dist(d, to);
-        if (l < bestLen && this.segmentPasses(from, c, test) && this.segmentPasses(c, d, test) && this.segmentPasses(d, to, test)) {
-          best = [c, d, to];
-          bestLen = l;
+    if (!best)
+      for (const c of corners)
+        for (const d of corners) {
+          if (c === d) continue;
+          const l = dist(from, c) + dist(c, d) + dist(d, to);
+          if (l < bestLen && passes(from, c) && passes(c, d) && passes(d, to)) {
+            best = [c, d, to];
+            bestLen = l;
+          }
         }
-      }
-    return best ?? [to];
+    return best && bestLen < 3 * dist(from, to) + 2000 ? best : [to];
   }
 
-  private missesZones(a: Vec, b: Vec): boolean {
-    const minX = Math.min(a.x, b.x);
-    const maxX = Math.max(a.x, b.x);
-    const minY = Math.min(a.y, b.y);
-    const maxY = Math.max(a.y, b.y);
-    return this.zoneBoxes.every((z) => maxX < z.minX || minX > z.maxX || maxY < z.minY || minY > z.maxY);
+  /** the box of segment a–b, grown by `padM`, misses every zone's box (or zone `only`'s) */
+  private missesZones(a: Vec, b: Vec, padM: number, only?: number): boolean {
+    const minX = Math.min(a.x, b.x) - padM;
+    const maxX = Math.max(a.x, b.x) + padM;
+    const minY = Math.min(a.y, b.y) - padM;
+    const maxY = Math.max(a.y, b.y) + padM;
+    const boxes = only === undefined ? this.zoneBoxes : [this.zoneBoxes[only]!];
+    return boxes.every((z) => maxX < z.minX || minX > z.maxX || maxY < z.minY || minY > z.maxY);
   }
 
   /** the length of a route, metres */
@@ -105,28 +121,27 @@ export class Airspace {
   }
 
   /**
-   * A lawnmower (boustrophedon) pattern: east-west legs `spacingM` apart, alternating direction,
+   * A lawnmower (boustrophedon) pattern: east-west legs at most `spacingM` apart, alternating direction,
    * each leg the allowed stretch of its line (a line cut by a no-fly zone gives two legs), joined
    * by routes that stay allowed. Returns the waypoints in flying order.
    */
   lawnmower(spacingM: number): Vec[] {
+    const known = this.plans.get(spacingM);
+    if (known) return known;
+    const plan = this.planLawnmower(spacingM);
+    this.plans.set(spacingM, plan);
+    return plan;
+  }
+
+  private planLawnmower(spacingM: number): Vec[] {
     const b = bbox(this.cell);
-    const stepM = 5;
     const lines: Array<Array<[Vec, Vec]>> = [];
-    for (let y = b.minY + this.cellMarginM + spacingM / 2; y <= b.maxY - this.cellMarginM; y += spacingM) {
-      const runs: Array<[Vec, Vec]> = [];
-      let start: Vec | null = null;
-      let last: Vec | null = null;
-      for (let x = b.minX; x <= b.maxX + stepM; x += stepM) {
-        const p = { x, y };
-        if (x <= b.maxX && this.allowed(p)) {
-          start ??= p;
-          last = p;
-        } else if (start && last) {
-          if (dist(start, last) >= 30) runs.push([start, last]);
-          start = last = null;
-        }
-      }
+    // legs from one margin to the other, evenly spread, no further apart than the spacing
+    const first = b.minY + this.cellMarginM;
+    const span = Math.max(0, b.maxY - this.cellMarginM - first);
+    const n = Math.max(1, Math.ceil(span / spacingM) + 1);
+    for (let k = 0; k < n; k++) {
+      const runs = this.allowedRuns(n === 1 ? first + span / 2 : first + (k * span) / (n - 1), b.minX, b.maxX);
       if (runs.length) lines.push(runs);
     }
     const legs: Array<[Vec, Vec]> = [];
@@ -142,6 +157,36 @@ export class Airspace {
       out.push(e);
     }
     return out;
+  }
+
+  /**
+   * The allowed stretches of the line at `y`: a scan every SCAN_M finds them, bisection puts
+   * their ends to within a metre (stretches shorter than the scan step can be missed: no leg).
+   */
+  private allowedRuns(y: number, minX: number, maxX: number): Array<[Vec, Vec]> {
+    const SCAN_M = 40;
+    const edge = (inside: number, outside: number): number => {
+      for (let i = 0; i < 8 && Math.abs(outside - inside) > 1; i++) {
+        const mid = (inside + outside) / 2;
+        if (this.allowed({ x: mid, y })) inside = mid;
+        else outside = mid;
+      }
+      return inside;
+    };
+    const runs: Array<[Vec, Vec]> = [];
+    let start: number | null = null;
+    let prev = minX - SCAN_M;
+    for (let x = minX; x <= maxX + SCAN_M; x += SCAN_M) {
+      const ok = x <= maxX && this.allowed({ x, y });
+      if (ok && start === null) start = edge(x, prev);
+      if (!ok && start !== null) {
+        const end = edge(prev, x);
+        if (end - start >= 30) runs.push([{ x: start, y }, { x: end, y }]);
+        start = null;
+      }
+      prev = x;
+    }
+    return runs;
   }
 
   /** the allowed point nearest the cell's centroid: where a drone's dock is unless a scenario says */

@@ -88,6 +88,10 @@ export class DroneSim {
   private nextReserveCheck = 0;
   private airspeed = 0;
   private windAvg: Vec = { x: 0, y: 0 };
+  private detourExtraM: number | null = null;
+  /** where the patrol was broken off (to go home, to a target, astray): it picks up from there */
+  private breakpoint: Vec | null = null;
+  private reserveChecks = 0;
   private gpsBias: Vec = { x: 0, y: 0 };
   private sats: number;
   private readonly limits: FlightLimits;
@@ -278,14 +282,22 @@ export class DroneSim {
     this.nav = 'patrol';
     this.holdUntil = null;
     if (this.planIndex >= this.plan.length) this.planIndex = 0;
-    const target = this.plan[this.planIndex]!;
+    const target = this.breakpoint ?? this.plan[this.planIndex]!;
     const inside = this.airspace.allowed(this.k.pos);
     const approach = this.airspace.route(this.k.pos, target, inside);
-    this.queue = approach.slice(0, -1).map((p) => ({ p }));
+    // to the breakpoint (which is on the way to the next plan waypoint), or just short of that waypoint
+    this.queue = (this.breakpoint ? approach : approach.slice(0, -1)).map((p) => ({ p }));
+    this.breakpoint = null;
     this.refillPatrol();
   }
 
+  /** leaving the patrol pattern: remember where, if it was on it */
+  private breakOff(): void {
+    if (this.nav === 'patrol' && this.holdUntil === null) this.breakpoint = { ...this.k.pos };
+  }
+
   private goTo(target: Vec): void {
+    this.breakOff();
     this.mode = 'goto';
     this.nav = 'goto';
     this.holdUntil = null;
@@ -293,6 +305,7 @@ export class DroneSim {
   }
 
   startRth(reason: 'battery' | 'command'): void {
+    this.breakOff();
     this.mode = 'rth';
     this.nav = 'rth';
     this.holdUntil = null;
@@ -303,6 +316,7 @@ export class DroneSim {
   /** flies straight out of its cell, reporting patrol as if nothing were wrong (a navigation fault) */
   driftOut(beyondM: number, holdMs: number): void {
     if (!this.airborne || this.mode === 'landing' || this.mode === 'emergency') return;
+    this.breakOff();
     this.mode = 'patrol';
     this.nav = 'drift';
     this.holdUntil = null;
@@ -325,10 +339,17 @@ export class DroneSim {
     this.holdPoint = { ...this.k.pos };
   }
 
+  /** the length of the way home around the no-fly zones (the detour is planned again every fifth check) */
+  private distanceHome(): number {
+    const straight = dist(this.k.pos, this.home);
+    if (this.detourExtraM === null || this.reserveChecks++ % 5 === 0)
+      this.detourExtraM = this.airspace.routeLength(this.k.pos, this.airspace.route(this.k.pos, this.home, false)) - straight;
+    return straight + this.detourExtraM;
+  }
+
   private checkReserve(): void {
     if (this.mode === 'landing' || this.mode === 'emergency' || this.mode === 'takeoff') return;
-    const routeHome = this.airspace.route(this.k.pos, this.home, false);
-    const distance = this.airspace.routeLength(this.k.pos, routeHome);
+    const distance = this.distanceHome();
     const need = this.battery.costHomePct(distance, this.alt, len(this.windAvg), this.limits.maxAirspeedMs, this.s.cruiseMs, this.s.descentMs);
     if (this.battery.pct < need / 1.15) {
       // it cannot make it home: land where it is, before the battery decides for it
@@ -337,12 +358,12 @@ export class DroneSim {
   }
 
   /** Applies a command from the commands topic; false when the drone cannot follow it now. */
-  command(cmd: DroneCommand, frame: LocalFrame = this.frame): boolean {
+  command(cmd: DroneCommand): boolean {
     if (this.mode === 'emergency') return false;
     const onGround = this.mode === 'idle' || this.mode === 'landed';
     switch (cmd.cmd) {
       case 'goto': {
-        const target = frame.toLocal({ lat: cmd.lat, lon: cmd.lon });
+        const target = this.frame.toLocal({ lat: cmd.lat, lon: cmd.lon });
         if (!onGround) this.goTo(target);
         else if (this.battery.pct >= MIN_COMMANDED_TAKEOFF_PCT) this.takeOff({ nav: 'goto', target });
         else return false;

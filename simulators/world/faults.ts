@@ -45,7 +45,7 @@ export function describeOutcome(o: Outcome): string {
     case 'duplicate':
       return 'dropped as duplicate';
     case 'stored':
-      return 'stored (kept in order by seq)';
+      return 'stored (a late seq is kept, it is no duplicate)';
     case 'accepted':
       return 'connections accepted, nothing stored';
   }

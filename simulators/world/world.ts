@@ -1,7 +1,7 @@
 import type { GridIndex } from '../../core/grids.js';
 import type { DroneCommand, DroneTelemetry, SensorReading } from '../../core/telemetry.js';
 import { topics } from '../../core/topics.js';
-import { add, bbox, fromBearing, len, LocalFrame, scale, type Vec } from '../lib/geo.js';
+import { add, bbox, fromBearing, len, LocalFrame, scale, type LatLon, type Vec } from '../lib/geo.js';
 import { Rng } from '../lib/rng.js';
 import { Airspace } from './airspace.js';
 import { detectionConfidence, footprint } from './camera.js';
@@ -78,20 +78,21 @@ export class World {
     this.now = o.startMs;
     this.endMs = o.startMs + spec.durationMs;
     this.stepMs = o.stepMs ?? 100;
-    const all = grids.cells.map((c) => c.feature);
-    const probe = new LocalFrame({ lat: 0, lon: 0 });
-    const b = bbox(all.flatMap((f) => probe.ring(f)));
-    this.frame = new LocalFrame(probe.toLatLon({ x: (b.minX + b.maxX) / 2, y: (b.minY + b.maxY) / 2 }));
+    this.frame = countyFrame(grids);
     const noFly = grids.noFly.map((f) => this.frame.ring(f));
     this.wind = new Wind(spec.wind, Rng.forEntity(spec.seed, 'wind'));
     this.incidentRng = Rng.forEntity(spec.seed, 'incidents');
     this.timeline = [...spec.timeline].sort((a, b) => a.atMs - b.atMs);
     const seqStart = o.seqStart ?? (() => 1);
 
+    // drones of one cell with one margin share an airspace (and its plans)
+    const airspaces = new Map<string, Airspace>();
     for (const d of spec.drones) {
       const cell = grids.cell(d.cellId);
       if (!cell) throw new Error(`drone ${d.id}: no grid cell "${d.cellId}"`);
-      const airspace = new Airspace(this.frame.ring(cell.feature), noFly, d.cellMarginM);
+      const key = `${d.cellId}/${d.cellMarginM}`;
+      const airspace = airspaces.get(key) ?? new Airspace(this.frame.ring(cell.feature), noFly, d.cellMarginM);
+      airspaces.set(key, airspace);
       const rng = Rng.forEntity(spec.seed, `drone/${d.id}`);
       const sim = new DroneSim({ ...d, home: d.home ? this.frame.toLocal(d.home) : undefined }, airspace, this.frame, rng, this.startMs, seqStart(d.id));
       this.drones.set(d.id, {
@@ -102,11 +103,10 @@ export class World {
         camRng: Rng.forEntity(spec.seed, `camera/${d.id}`),
       });
     }
+    const positions = sensorPositions(spec, grids);
     for (const s of spec.sensors) {
-      const cell = grids.cell(s.cellId);
-      if (!cell) throw new Error(`sensor ${s.id}: no grid cell "${s.cellId}"`);
       const rng = Rng.forEntity(spec.seed, `sensor/${s.id}`);
-      const position = s.position ? this.frame.toLocal(s.position) : randomPointIn(new Airspace(this.frame.ring(cell.feature), [], 100), rng);
+      const position = this.frame.toLocal(positions.get(s.id)!);
       const sim = new SensorSim({ id: s.id, metric: s.metric, position, intervalMs: s.intervalMs }, rng, seqStart(s.id));
       this.sensors.set(s.id, { kind: 'sensor', id: s.id, qos: s.qos, link: 'up', lastValid: null, holdNext: false, held: null, sim, nextAt: this.startMs + rng.range(0, s.intervalMs) });
     }
@@ -328,6 +328,29 @@ export class World {
     const airspace = new Airspace(this.frame.ring(cell.feature), [], 50);
     return w.offsetM ? add(airspace.defaultHome(), offset) : randomPointIn(airspace, this.incidentRng);
   }
+}
+
+/** the plane of a county: centred on its cells' bounding box */
+export function countyFrame(grids: GridIndex): LocalFrame {
+  const probe = new LocalFrame({ lat: 0, lon: 0 });
+  const b = bbox(grids.cells.flatMap((c) => probe.ring(c.feature)));
+  return new LocalFrame(probe.toLatLon({ x: (b.minX + b.maxX) / 2, y: (b.minY + b.maxY) / 2 }));
+}
+
+/**
+ * Where each sensor stands: as the scenario says, else a point of its cell at least 100 m in
+ * from the edges, drawn from the sensor's own stream. The runner registers them there.
+ */
+export function sensorPositions(spec: WorldSpec, grids: GridIndex): Map<string, LatLon> {
+  const frame = countyFrame(grids);
+  const out = new Map<string, LatLon>();
+  for (const s of spec.sensors) {
+    const cell = grids.cell(s.cellId);
+    if (!cell) throw new Error(`sensor ${s.id}: no grid cell "${s.cellId}"`);
+    const p = s.position ?? frame.toLatLon(randomPointIn(new Airspace(frame.ring(cell.feature), [], 100), Rng.forEntity(spec.seed, `sensor-position/${s.id}`)));
+    out.set(s.id, { lat: round(p.lat, 6), lon: round(p.lon, 6) });
+  }
+  return out;
 }
 
 /** a random allowed point of an airspace (its cell, away from the edges) */

@@ -106,8 +106,16 @@ export function buildAlerting(d: AlertingDeps) {
     service, engine, sse, webhooks, dispatcher, observer,
     rules: () => rulesFile,
     start() {
-      timers.push(setInterval(() => { handle(engine.tick(now())); state.flush(); }, TICK_MS));
-      timers.push(setInterval(() => service.checkDeadlines(now()), DEADLINE_CHECK_MS));
+      // a throw in a timer would end the process: log it, the next tick tries again
+      const every = (ms: number, what: string, fn: () => void) => timers.push(setInterval(() => {
+        try {
+          fn();
+        } catch (err) {
+          log.error({ err }, `${what} failed; retried on the next tick`);
+        }
+      }, ms));
+      every(TICK_MS, 'time-based rules', () => { handle(engine.tick(now())); state.flush(); });
+      every(DEADLINE_CHECK_MS, 'deadline check', () => service.checkDeadlines(now()));
       for (const t of timers) t.unref();
       webhooks?.start();
       if (d.config.rulesFile)

@@ -6,13 +6,14 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runScenario, type PayloadPlan, type ScenarioResult, type StepRun, type StoreKind } from './ingest.js';
+import { runAlertLatency, summarizeAlertLatency, type AlertLatencyRun } from './alert-latency.js';
 import { showSpread, spread, type Spread } from './lib/stats.js';
 import { formatTable } from './lib/table.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const INFLUXD = process.env.GRIDPATROL_INFLUXD ?? '/usr/bin/influxd';
 
-const USAGE = `npm run bench [-- options]: GridPatrol ingest throughput, SQLite and InfluxDB
+const USAGE = `npm run bench [-- options]: GridPatrol ingest throughput (SQLite and InfluxDB), then alert latency
 
 For each store, a fresh GridPatrol process (and a fresh influxd) takes QoS 1 telemetry from
 100 drones, single objects and batches of 10, at offered rates stepped up. Each step reports
@@ -27,11 +28,26 @@ GridPatrol's CPU time per message. Figures are the median (min–max) of the run
   --steps LIST        offered msg/s for single objects (default 2000,5000,10000,20000)
   --batch-steps LIST  offered msg/s for batches of 10 (default 500,1000,2000,5000)
   --devices N         drones (default 100)
-  --out FILE          where to write the JSON results (default bench/results/ingest-<time>.json)
+  --out FILE          where to write the JSON results of the ingest benchmark (default bench/results/ingest-<time>.json)
   -h, --help          this text
+
+  --bench B           ingest, alert-latency or all (default all: ingest, then alert latency)
+
+Alert latency: a fresh GridPatrol process (SQLite) under background telemetry from --devices
+drones at each rate, and fire detections from 20 trigger drones, each opening a new alert; the
+time from the triggering publish to the alert's event on the SSE stream, p50/p99/max per run,
+median (min–max) over --runs runs. --quick: one run at the lowest rate.
+
+  --rates LIST        background telemetry, msg/s over all drones (default 2000,5000)
+  --triggers N        triggering publishes per run (default 200)
+  --trigger-interval MS  between two triggering publishes (default 50)
 `;
 
+type Bench = 'ingest' | 'alert-latency';
+
 interface Options {
+  benches: Bench[];
+  alert: { rates: number[]; triggers: number; intervalMs: number };
   runs: number;
   durationMs: number;
   stores: StoreKind[];
@@ -54,6 +70,10 @@ function parseOptions(argv: string[]): Options | null {
       'batch-steps': { type: 'string' },
       devices: { type: 'string', default: '100' },
       out: { type: 'string' },
+      bench: { type: 'string', default: 'all' },
+      rates: { type: 'string' },
+      triggers: { type: 'string' },
+      'trigger-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -74,7 +94,15 @@ function parseOptions(argv: string[]): Options | null {
   const payload = oneOf('payload', values.payload, ['single', 'batch', 'both'] as const);
   const single: PayloadPlan = { name: 'single', batchSize: 1, steps: values.steps ? list('steps', values.steps) : quick ? [500, 1000] : [2000, 5000, 10000, 20000] };
   const batch: PayloadPlan = { name: 'batch', batchSize: 10, steps: values['batch-steps'] ? list('batch-steps', values['batch-steps']) : quick ? [100, 200] : [500, 1000, 2000, 5000] };
+  const bench = oneOf('bench', values.bench, ['ingest', 'alert-latency', 'all'] as const);
+  const rates = values.rates ? list('rates', values.rates) : [2000, 5000];
   return {
+    benches: bench === 'all' ? ['ingest', 'alert-latency'] : [bench],
+    alert: {
+      rates: quick && !values.rates ? rates.slice(0, 1) : rates,
+      triggers: values.triggers ? Math.round(positive('triggers', values.triggers)) : 200,
+      intervalMs: values['trigger-interval'] ? positive('trigger-interval', values['trigger-interval']) : 50,
+    },
     quick,
     runs: values.runs ? Math.round(positive('runs', values.runs)) : quick ? 1 : 3,
     durationMs: (values.duration ? positive('duration', values.duration) : quick ? 2 : 4) * 1000,
@@ -198,6 +226,59 @@ async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   if (!o) return void process.stdout.write(USAGE);
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  if (o.benches.includes('ingest')) await ingestBench(o, log);
+  if (o.benches.includes('alert-latency')) await alertLatencyBench(o, log);
+}
+
+async function alertLatencyBench(o: Options, log: (line: string) => void): Promise<void> {
+  const startedAt = new Date();
+  const mach = machine();
+  const triggerDrones = 20;
+  log(`alert latency: ${o.runs} run(s) × background ${o.alert.rates.join('/')} msg/s from ${o.devices} drones; ` +
+    `${o.alert.triggers} fire detections ${o.alert.intervalMs} ms apart from ${triggerDrones} trigger drones`);
+  const runs: AlertLatencyRun[] = [];
+  for (const rate of o.alert.rates)
+    for (let run = 1; run <= o.runs; run++)
+      runs.push(await runAlertLatency({ rate, run, devices: o.devices, triggers: o.alert.triggers, intervalMs: o.alert.intervalMs, warmupMs: 1000, triggerDrones, log }));
+  const summary = summarizeAlertLatency(runs);
+  const finishedAt = new Date();
+  const out = join(ROOT, 'bench/results', `alert-latency-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify({ bench: 'alert-latency', startedAt, finishedAt, machine: mach, options: { runs: o.runs, quick: o.quick, devices: o.devices, triggerDrones, ...o.alert }, summary, runs }, null, 2)}\n`);
+  const ms = (x: Spread | null) => showSpread(x, 1);
+  const lines = [
+    '',
+    `GridPatrol alert latency: triggering MQTT publish → event on GET /api/v1/alerts/stream, ${o.alert.triggers} alerts per run, median (min–max) of ${o.runs} run(s)`,
+    `${mach.cpus.count} × ${mach.cpus.model}, node ${mach.node}, commit ${mach.commit?.slice(0, 10) ?? '?'}${mach.dirty ? ' + uncommitted changes' : ''}; load generator and SSE reader in the same machine`,
+    '',
+    formatTable(
+      ['background msg/s', 'acked msg/s', 'alerts on SSE', 'p50 ms', 'p99 ms', 'max ms', 'PUBACK p50 ms', 'PUBACK p99 ms', 'GP CPU %', 'bench loop p99 ms'],
+      summary.map((r) => [
+        r.rate.toLocaleString('en-US'), showSpread(r.backgroundAckedPerSec), r.delivered, ms(r.p50Ms), ms(r.p99Ms), ms(r.maxMs),
+        ms(r.ackP50Ms), ms(r.ackP99Ms), showSpread(r.gridpatrolCpuPercent), ms(r.benchLoopDelayP99Ms),
+      ]),
+    ),
+    '',
+    'PUBACK: the trigger\'s acknowledgement, sent once the event is spooled and the rules have run. bench loop: this process\'s event-loop',
+    'delay (it also runs the load generator), which adds to every figure measured here.',
+  ];
+  const loads = runs.flatMap((r) => [r.loadAverage.before, r.loadAverage.after]).filter((x) => x > 0);
+  if (loads.length) lines.push(`Machine load average (1 min) around the runs: ${Math.min(...loads)}–${Math.max(...loads)} on ${mach.cpus.count} cores; above the core count other work competed for the CPU.`);
+  const logs = runs.filter((r) => r.gridpatrolLog.warn || r.gridpatrolLog.error);
+  if (logs.length) {
+    lines.push('', 'GridPatrol logged:');
+    for (const r of logs) lines.push(`  ${r.rate} msg/s run ${r.run}: ${r.gridpatrolLog.error} error, ${r.gridpatrolLog.warn} warn line(s), first: ${r.gridpatrolLog.samples[0]?.slice(0, 300)}`);
+  }
+  const failed = runs.filter((r) => r.error);
+  if (failed.length) {
+    lines.push('', 'Runs that failed:');
+    for (const r of failed) lines.push(`  ${r.rate} msg/s run ${r.run}: ${oneLine(r.error!)}`);
+  }
+  lines.push('', `Results: ${relative(process.cwd(), out) || out} (${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s)`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function ingestBench(o: Options, log: (line: string) => void): Promise<void> {
   const skippedStores: string[] = [];
   if (o.stores.includes('influx') && !existsSync(INFLUXD)) {
     skippedStores.push(`influx: ${INFLUXD} not found (apt-get install -y influxdb)`);

@@ -12,6 +12,11 @@ export interface SseClient {
   grids?: readonly string[];
   /** highest event id written, so a replay and the live feed never repeat one */
   lastId: number;
+  /**
+   * false while the client catches up from SQLite (Last-Event-ID): broadcasts skip it, and the
+   * events they carry are read from SQLite with the rest of the replay. Default true.
+   */
+  live?: boolean;
 }
 
 /** Bytes a client may leave unread before it is dropped: a consumer that does not read cannot grow our memory. */
@@ -40,12 +45,16 @@ export class SseHub {
   }
 
   broadcast(e: AlertEvent): void {
-    for (const c of this.clients) this.send(c, e);
+    for (const c of this.clients) if (c.live !== false) this.send(c, e);
   }
 
-  /** Writes one event unless the client saw it or may not see its cell. */
+  /**
+   * Writes one event unless the client saw it, may not see its cell, or the alert is silenced
+   * (silences suppress delivery, on a replay as live).
+   */
   send(c: SseClient, e: AlertEvent): void {
     if (e.transition.id <= c.lastId) return;
+    if (e.alert.silenced) return;
     if (c.grids && !c.grids.includes(e.alert.gridId)) return;
     if (c.res.writableLength > MAX_BUFFERED_BYTES || c.res.destroyed) {
       this.dropped++;
@@ -57,6 +66,7 @@ export class SseHub {
     c.lastId = e.transition.id;
   }
 
+  /** Ends every stream, those still catching up too (an open stream keeps an HTTP server from closing). */
   closeAll(): void {
     for (const c of this.clients) c.res.end();
     this.clients.clear();

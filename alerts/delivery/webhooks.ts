@@ -43,6 +43,8 @@ export class Webhooks {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly busy = new Set<string>();
   private stopped = false;
+  /** aborts the posts in flight on stop: their answer could no longer be recorded (the database closes next) */
+  private readonly stopping = new AbortController();
   private readonly now: () => number;
 
   constructor(private readonly o: WebhookOptions) {
@@ -58,8 +60,10 @@ export class Webhooks {
     for (const t of this.o.targets) this.schedule(t, 0);
   }
 
+  /** Stops scheduling and aborts posts in flight; what was not delivered stays pending and is sent after the next start. */
   stop(): void {
     this.stopped = true;
+    this.stopping.abort();
     for (const t of this.timers.values()) clearTimeout(t);
   }
 
@@ -90,7 +94,9 @@ export class Webhooks {
   private schedule(target: string, delayMs: number): void {
     if (this.stopped || this.busy.has(target)) return;
     clearTimeout(this.timers.get(target));
-    const timer = setTimeout(() => void this.drain(target), delayMs);
+    const timer = setTimeout(() => {
+      this.drain(target).catch((err: unknown) => this.o.log.error({ err, target }, 'webhook delivery stopped on an error; what is pending is tried again on the next transition or start'));
+    }, delayMs);
     timer.unref();
     this.timers.set(target, timer);
   }
@@ -110,6 +116,8 @@ export class Webhooks {
           return this.schedule(target, wait);
         }
         const error = await this.post(target, row.body);
+        // stopped meanwhile: the database may be closed; the delivery stays pending (at least once: receivers dedupe by transition id)
+        if (this.stopped) return;
         this.settle(target, row, error);
       }
     } finally {
@@ -140,7 +148,7 @@ export class Webhooks {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-gridpatrol-timestamp': ts, 'x-gridpatrol-signature': signature(this.o.secret, ts, body) },
         body,
-        signal: AbortSignal.timeout(this.o.timeoutMs ?? 5000),
+        signal: AbortSignal.any([AbortSignal.timeout(this.o.timeoutMs ?? 5000), this.stopping.signal]),
       });
       await res.arrayBuffer().catch(() => undefined);
       return res.ok ? null : `HTTP ${res.status}`;

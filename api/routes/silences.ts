@@ -9,7 +9,8 @@ import { actorOf } from '../../core/principal.js';
 export const silenceRoutes: FastifyPluginAsyncZod<{ alerts: AlertService }> = async (app, opts) => {
   const officer = { onRequest: app.requireRole('officer') };
 
-  app.get('/api/v1/silences', { ...officer, schema: { tags: ['silences'], querystring: z.object({ expired: z.coerce.boolean().default(false) }), response: { 200: listOf(Silence) } } }, async (req) => ({
+  // z.stringbool, not z.coerce.boolean: the query string "false" is a non-empty string, which coerces to true
+  app.get('/api/v1/silences', { ...officer, schema: { tags: ['silences'], querystring: z.object({ expired: z.stringbool().default(false).describe('true: also silences that ended') }), response: { 200: listOf(Silence) } } }, async (req) => ({
     items: opts.alerts.listSilences({ includeExpired: req.query.expired }),
     next: null,
   }));

@@ -28,7 +28,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<TokenRoutesOptions> = async (app
     return reply.code(201).send({ ...view(record), token });
   });
 
-  app.get('/api/v1/tokens', { ...admin, schema: { tags: ['tokens'], querystring: Cursor.extend({ revoked: z.coerce.boolean().default(false) }), response: { 200: listOf(TokenView) } } }, async (req) => {
+  app.get('/api/v1/tokens', { ...admin, schema: { tags: ['tokens'], querystring: Cursor.extend({ revoked: z.stringbool().default(false) }), response: { 200: listOf(TokenView) } } }, async (req) => {
     const page = opts.tokens.list({ after: req.query.cursor, limit: req.query.limit, includeRevoked: req.query.revoked });
     return { items: page.items.map(view), next: page.next };
   });

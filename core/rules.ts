@@ -66,6 +66,8 @@ export const GeofenceRule = z.object({
   toleranceM: z.number().min(0).default(50),
   /** altitude: metres above take-off */
   ceilingM: z.number().positive().default(120),
+  /** altitude: once above, the alert clears only this many metres below the ceiling (hysteresis against flapping) */
+  clearMarginM: z.number().min(0).default(5),
 });
 
 export const BatteryReserveRule = z.object({

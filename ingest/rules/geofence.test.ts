@@ -18,6 +18,13 @@ describe('geofence', () => {
     expect(clears(engine.onRecords([telemetry('d', T0 + 2000, { alt: 110 })]))).toHaveLength(1);
   });
 
+  it('altitude: once above, clears only clearMarginM (5 m) below the ceiling, so a noisy altitude does not flap', () => {
+    const { engine } = harness([ceiling]);
+    only(engine.onRecords([telemetry('d', T0, { alt: 122 })]));
+    expect(clears(engine.onRecords([telemetry('d', T0 + 1000, { alt: 118 })]))).toHaveLength(0);
+    expect(clears(engine.onRecords([telemetry('d', T0 + 2000, { alt: 114 })]))).toHaveLength(1);
+  });
+
   it('no_fly: inside a no-fly polygon fires with the zone, leaving it clears', () => {
     const { engine } = harness([noFly]);
     expect(engine.onRecords([telemetry('d', T0)])).toEqual([]);

@@ -13,10 +13,10 @@ interface Verdict {
 }
 
 /** undefined: this drone is not checked (no assigned cell, or one the grid does not know). */
-function check(rule: Rule, r: TelemetryRecord, ctx: RuleContext): Verdict | undefined {
+function check(rule: Rule, r: TelemetryRecord, ctx: RuleContext, firing: boolean): Verdict | undefined {
   const p = { lat: r.lat, lon: r.lon };
   if (rule.check === 'altitude')
-    return { holds: r.alt > rule.ceilingM, values: { alt: r.alt, ceilingM: rule.ceilingM }, description: `${r.droneId} altitude ${withUnit(r.alt, 'm')} is above the ${withUnit(rule.ceilingM, 'm')} ceiling` };
+    return { holds: r.alt > rule.ceilingM - (firing ? rule.clearMarginM : 0), values: { alt: r.alt, ceilingM: rule.ceilingM }, description: `${r.droneId} altitude ${withUnit(r.alt, 'm')} is above the ${withUnit(rule.ceilingM, 'm')} ceiling` };
   if (rule.check === 'no_fly') {
     const zones = ctx.grids.noFlyAt(r.lat, r.lon);
     const names = zones.map((z) => `${z.properties.id} (${z.properties.name})`).join(', ');
@@ -48,7 +48,7 @@ export const geofence: KindModule<Rule, BaseState> = {
   evaluate(prev, input, rule, ctx): Evaluation<BaseState> {
     if (input.type !== 'record' || input.record.type !== 'telemetry') return { state: prev };
     const r = input.record;
-    const v = check(rule, r, ctx);
+    const v = check(rule, r, ctx, prev?.firing ?? false);
     const next = { lastTs: r.ts, lastAt: input.at };
     // unassigned since the alert opened: nothing to be outside of any more
     const holds = v?.holds ?? false;

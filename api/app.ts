@@ -13,6 +13,7 @@ import type { TelemetryStore } from '../storage/telemetry-store.js';
 import type { MetadataDb } from '../storage/metadata-db.js';
 import type { TokenStore } from '../storage/tokens.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import type { Alerting } from '../alerts/runtime.js';
 import { alertRoutes } from './routes/alerts.js';
 import { reportRoutes } from './routes/reports.js';
@@ -21,6 +22,7 @@ import { silenceRoutes } from './routes/silences.js';
 import { authPlugin } from './plugins/auth.js';
 import { registerProblemHandlers } from './problem.js';
 import { registerSecurity } from './plugins/security.js';
+import { dashboardRoutes, type DashboardOptions } from './routes/dashboard.js';
 import { deadLetterRoutes } from './routes/dead-letters.js';
 import { deviceRoutes } from './routes/devices.js';
 import { droneRoutes } from './routes/drones.js';
@@ -45,6 +47,8 @@ export interface ApiDeps {
   db?: MetadataDb;
   /** largest request body, bytes */
   bodyLimitBytes?: number;
+  /** the dashboard at `/`: where live data comes from, optional map tiles, the bundle's folder */
+  dashboard?: Partial<DashboardOptions>;
 }
 
 /** The HTTP API, built but not listening: tests `inject`, main listens. */
@@ -57,7 +61,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     if (req.url.startsWith('/api/v1/alerts/stream')) return;
     deps.metrics.httpSeconds.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` }, reply.elapsedTime / 1000);
   });
-  await registerSecurity(app);
+  await registerSecurity(app, { tileUrl: deps.dashboard?.tileUrl });
 
   await app.register(swagger, {
     openapi: {
@@ -80,11 +84,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await typed.register(gridRoutes, { grids: deps.grids });
   if (deps.tokens) await typed.register(tokenRoutes, { tokens: deps.tokens, cellExists: (id) => !!deps.grids.cell(id), now });
   await typed.register(deadLetterRoutes, { deadLetters: deps.deadLetters });
+  await typed.register(dashboardRoutes, { mqttWsPort: () => null, ...deps.dashboard });
   if (deps.alerting && deps.db) {
     await typed.register(alertRoutes, { alerts: deps.alerting.service, sse: deps.alerting.sse });
     await typed.register(silenceRoutes, { alerts: deps.alerting.service });
     await typed.register(ruleRoutes, { rules: deps.alerting.rules });
     await typed.register(reportRoutes, { db: deps.db, now });
+    await typed.register(webhookRoutes, { webhooks: deps.alerting.webhooks });
   }
   return app;
 }

@@ -359,6 +359,9 @@ describe('alert lifecycle over HTTP, SSE, MQTT and webhooks', () => {
     const metrics = String((await h('GET', '/metrics', undefined, null)).json);
     expect(metrics).toMatch(/^gridpatrol_webhook_deliveries\{status="pending"\} 0$/m);
     expect(metrics).toMatch(/^gridpatrol_webhook_deliveries\{status="failed"\} 0$/m);
+    const listed = (await h('GET', '/api/v1/webhooks/deliveries?limit=1000')).json.items as Array<{ eventId: number; status: string; attempts: number }>;
+    expect(listed.find((d) => d.eventId === expectedIds[0])).toMatchObject({ status: 'delivered', attempts: 3 });
+    expect(listed.filter((d) => d.status !== 'delivered')).toEqual([]);
   });
 
   it('keeps alerts, their history and a `for` under way across a restart on the same data folder, with an SSE client connected', async () => {

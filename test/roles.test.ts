@@ -10,10 +10,11 @@ const NEEDS: Record<string, Role | null> = {
   'POST /api/v1/devices/{id}/rotate': 'admin', 'POST /api/v1/devices/{id}/disable': 'admin', 'POST /api/v1/devices/{id}/enable': 'admin',
   'POST /api/v1/tokens': 'admin', 'GET /api/v1/tokens': 'admin', 'DELETE /api/v1/tokens/{id}': 'admin',
   'GET /api/v1/drones': 'operator', 'GET /api/v1/drones/{id}/track': 'operator', 'GET /api/v1/sensors': 'operator',
-  'GET /api/v1/sensors/{id}/readings': 'operator', 'GET /api/v1/grids': 'operator', 'GET /api/v1/dead-letters': 'operator',
+  'GET /api/v1/sensors/{id}/readings': 'operator', 'GET /api/v1/grids': 'operator', 'GET /api/v1/dead-letters': 'operator', 'GET /api/v1/info': 'operator',
   'GET /api/v1/alerts': 'officer', 'GET /api/v1/alerts/stream': 'officer', 'GET /api/v1/alerts/{id}': 'officer', 'GET /api/v1/alerts/{id}/history': 'officer',
   'POST /api/v1/alerts/{id}/ack': 'officer', 'POST /api/v1/alerts/{id}/resolve': 'officer', 'GET /api/v1/rules': 'officer',
   'GET /api/v1/silences': 'officer', 'POST /api/v1/silences': 'officer', 'DELETE /api/v1/silences/{id}': 'officer', 'GET /api/v1/reports/sla': 'officer',
+  'GET /api/v1/webhooks/deliveries': 'admin',
 };
 const LOWER: Record<Role, Role | null> = { operator: null, officer: 'operator', admin: 'officer' };
 

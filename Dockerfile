@@ -8,6 +8,8 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY . .
+# the dashboard bundle (web/dist is not committed; the image runs main.ts directly, not `npm start`)
+RUN node_modules/.bin/tsx web/build.ts
 RUN mkdir -p /data && chown node:node /data
 ENV NODE_ENV=production \
     GRIDPATROL_HOST=0.0.0.0 \

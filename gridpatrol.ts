@@ -63,7 +63,9 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
   const grids = loadGrids(config.gridsFile);
   const meta = openMetadataDb(join(config.dataDir, 'gridpatrol.db'));
   const devices = new DeviceRegistry(meta);
-  const deadLetters = new DeadLetters(meta);
+  const deadLetters = new DeadLetters(meta, config.deadLetters.maxRows, (rows) => metrics.deadLettersRotated.inc(rows));
+  // the count lives in the data folder; the counter starts from it so a restart does not hide rotations
+  if (deadLetters.rotatedTotal > 0) metrics.deadLettersRotated.inc(deadLetters.rotatedTotal);
   const live = new LiveState();
   const store = makeStore(config, log);
   await initStore(store, live, log);
@@ -86,6 +88,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
       if (err) log.warn({ err, topic }, 'broker publish failed');
     });
   let listening = false;
+  let wsPort: number | null = null;
   const readiness = async () => {
     const s = spool.stats();
     const storeOk = await store.ping().catch(() => false);
@@ -96,18 +99,22 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
     };
   };
   registerStateGauges(metrics, { spool, alerting, now: Date.now });
-  const api = await buildApp({ store, live, devices, deadLetters, grids, metrics, log, verifyToken, readiness, alerting, db: meta, tokens });
+  const api = await buildApp({
+    store, live, devices, deadLetters, grids, metrics, log, verifyToken, readiness, alerting, db: meta, tokens,
+    dashboard: { mqttWsPort: () => wsPort, tileUrl: config.dashboard.tileUrl, tileAttribution: config.dashboard.tileAttribution },
+  });
 
   return {
     config, metrics, broker, api, store, spool, writer, live, devices, deadLetters, alerting, adminToken,
     async start() {
       writer.start();
       alerting.start();
-      const { mqttPort, wsPort } = await broker.listen();
+      const ports = await broker.listen();
+      wsPort = ports.wsPort;
       await api.listen({ host: config.host, port: config.httpPort });
       listening = true;
       const addr = api.server.address();
-      return { mqttPort, wsPort, httpPort: typeof addr === 'object' && addr ? addr.port : config.httpPort };
+      return { mqttPort: ports.mqttPort, wsPort: ports.wsPort, httpPort: typeof addr === 'object' && addr ? addr.port : config.httpPort };
     },
     async stop() {
       listening = false;

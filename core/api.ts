@@ -93,6 +93,8 @@ export const SensorView = z.object({
   registered: z.boolean(),
   online: z.boolean().nullable(),
   gridId: z.string().nullable(),
+  lat: z.number().nullable().describe('where the sensor stands, as registered; null when not given'),
+  lon: z.number().nullable(),
   lastSeenAt: z.iso.datetime().nullable(),
   readings: z.array(z.object({ metric: z.string(), value: z.number(), unit: z.string().nullable(), ts: z.iso.datetime() })),
 });
@@ -176,3 +178,15 @@ export const TokenView = z.object({
 });
 
 export const IssuedToken = TokenView.extend({ token: z.string().describe('the bearer token; shown only in this answer') });
+
+/** What the dashboard needs to know after sign-in: who the token is, where live data comes from, the map tiles. */
+export const InfoView = z.object({
+  name: z.literal('GridPatrol'),
+  you: z.object({ name: z.string(), role: RoleSchema, grids: z.array(z.string()).nullable().describe('officers limited to these cells; null: all') }),
+  mqttWs: z.object({
+    port: z.number().int().nullable().describe('MQTT over WebSocket port on this host; null while not listening'),
+    path: z.string(),
+  }),
+  tiles: z.object({ url: z.string(), attribution: z.string().nullable() }).nullable().describe('optional map tiles (GRIDPATROL_TILE_URL); null: the grid cells are the base map'),
+});
+export type InfoView = z.infer<typeof InfoView>;

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test: installing ${need[*]} from Debian" >&2

@@ -9,11 +9,21 @@ export const EXPENSIVE = { max: 120, timeWindow: 60_000 };
 /**
  * Security headers (helmet), per-route limits on expensive queries, and no CORS: the dashboard is
  * served from this origin, so cross-origin browsers get nothing unless a later setting allows it.
+ * `tileUrl` (GRIDPATROL_TILE_URL) adds the tile server to `img-src`.
  */
-export async function registerSecurity(app: FastifyInstance): Promise<void> {
+export async function registerSecurity(app: FastifyInstance, opts: { tileUrl?: string } = {}): Promise<void> {
+  const tiles = opts.tileUrl ? [tileSource(opts.tileUrl)] : [];
   await app.register(helmet, {
     contentSecurityPolicy: {
-      directives: { 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'], 'connect-src': ["'self'", 'ws:', 'wss:'] },
+      directives: {
+        'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:', ...tiles], 'connect-src': ["'self'", 'ws:', 'wss:'],
+        // MQTT.js keeps its keepalive timer in a worker made from a blob, so a background tab's
+        // throttled timers do not drop the dashboard's connection
+        'worker-src': ["'self'", 'blob:'],
+        // helmet's default would make a browser fetch the dashboard's scripts and API over https
+        // when GridPatrol is reached over plain http by address (not localhost): nothing would load
+        'upgrade-insecure-requests': null,
+      },
     },
   });
   await app.register(rateLimit, {
@@ -21,6 +31,17 @@ export async function registerSecurity(app: FastifyInstance): Promise<void> {
     errorResponseBuilder: (_req, ctx) =>
       new GridPatrolError('GP_ERR_API_RATE_LIMITED', `more than ${ctx.max} requests in ${ctx.after === '' ? 'a minute' : 'the window'}; retry in ${ctx.after}`),
   });
+}
+
+/**
+ * The CSP source that admits a tile URL template: its scheme and host, a leading `{s}` subdomain
+ * becoming `*.`; any other placeholder in the host leaves only the scheme.
+ */
+export function tileSource(template: string): string {
+  const m = /^(https?):\/\/([^/?#]+)/.exec(template);
+  if (!m) return "'none'";
+  const host = m[2]!.replace(/^\{s\}\./, '*.');
+  return /[{}]/.test(host) ? `${m[1]}:` : `${m[1]}://${host}`;
 }
 
 /**

@@ -31,7 +31,7 @@ export const sensorRoutes: FastifyPluginAsyncZod<SensorRoutesOptions> = async (a
         const d = registered.get(id);
         const s = opts.live.sensors.get(id);
         const readings = [...(s?.readings.values() ?? [])].map((r) => ({ metric: r.metric, value: r.value, unit: r.unit ?? null, ts: iso(r.ts)! }));
-        return { id, name: d?.name ?? null, registered: !!d, online: s?.online ?? null, gridId: d?.gridId ?? null, lastSeenAt: iso(s?.lastSeenAt), readings };
+        return { id, name: d?.name ?? null, registered: !!d, online: s?.online ?? null, gridId: d?.gridId ?? null, lat: d?.lat ?? null, lon: d?.lon ?? null, lastSeenAt: iso(s?.lastSeenAt), readings };
       }),
     };
   });

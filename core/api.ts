@@ -64,6 +64,7 @@ export const Position = z.object({
   speed: z.number(),
   heading: z.number(),
   battery: z.number(),
+  rssi: z.number().describe('link, dBm'),
   mode: DroneMode,
   gridId: z.string(),
 });

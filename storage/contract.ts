@@ -147,7 +147,7 @@ export function describeTelemetryStoreContract(name: string, makeStore: () => Pr
       const track = await store.track('d1', { from: T0 + 1000, to: T0 + 3000, limit: 10 });
       expect(track.map((p) => p.ts)).toEqual([1, 2, 3].map((i) => T0 + i * 1000));
       expect(track[0]).toEqual({
-        ts: T0 + 1000, lat: 31, lon: 113.9541, alt: 118.5, speed: 8.2, heading: 270, battery: 76, mode: 'patrol', gridId: 'g-101',
+        ts: T0 + 1000, lat: 31, lon: 113.9541, alt: 118.5, speed: 8.2, heading: 270, battery: 76, rssi: -67, mode: 'patrol', gridId: 'g-101',
       });
     });
 

@@ -20,7 +20,7 @@ export interface TrackQuery extends TimeRange {
   limit: number;
 }
 
-export type TrackPoint = Pick<TelemetryRecord, 'ts' | 'lat' | 'lon' | 'alt' | 'speed' | 'heading' | 'battery' | 'mode' | 'gridId'>;
+export type TrackPoint = Pick<TelemetryRecord, 'ts' | 'lat' | 'lon' | 'alt' | 'speed' | 'heading' | 'battery' | 'rssi' | 'mode' | 'gridId'>;
 
 export interface ReadingsQuery extends TimeRange {
   /** window length in ms */

@@ -16,7 +16,7 @@ export interface DroneRoutesOptions {
   now: () => number;
 }
 
-const point = (p: TrackPoint) => ({ ts: iso(p.ts)!, lat: p.lat, lon: p.lon, alt: p.alt, speed: p.speed, heading: p.heading, battery: p.battery, mode: p.mode, gridId: p.gridId });
+const point = (p: TrackPoint) => ({ ts: iso(p.ts)!, lat: p.lat, lon: p.lon, alt: p.alt, speed: p.speed, heading: p.heading, battery: p.battery, rssi: p.rssi, mode: p.mode, gridId: p.gridId });
 
 function lastView(t: TelemetryRecord) {
   return { ...point(t), seq: t.seq, rssi: t.rssi, sats: t.sats, ...(t.patrolId !== undefined && { patrolId: t.patrolId }) };

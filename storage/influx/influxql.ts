@@ -41,7 +41,7 @@ export const EVENT = 'drone_event';
 export const READING = 'sensor_reading';
 export const ALERT_TRANSITION = 'alert_transition';
 
-const TRACK_FIELDS = ['lon', 'alt', 'speed', 'heading', 'battery', 'mode', 'grid_id'].map(ident).join(', ');
+const TRACK_FIELDS = ['lon', 'alt', 'speed', 'heading', 'battery', 'rssi', 'mode', 'grid_id'].map(ident).join(', ');
 
 /** Newest point per device; whole rows, tags included (`SELECT *` returns the ungrouped tags). */
 export function latestTelemetryQuery(): string {

@@ -116,6 +116,6 @@ export function rowToReading(row: Row): ReadingRecord {
 export function rowToTrackPoint(row: Row): TrackPoint {
   return {
     ts: num(row, 'time'), lat: num(row, 'lat'), lon: num(row, 'lon'), alt: num(row, 'alt'), speed: num(row, 'speed'),
-    heading: num(row, 'heading'), battery: num(row, 'battery'), mode: row.mode as TrackPoint['mode'], gridId: str(row, 'grid_id'),
+    heading: num(row, 'heading'), battery: num(row, 'battery'), rssi: num(row, 'rssi'), mode: row.mode as TrackPoint['mode'], gridId: str(row, 'grid_id'),
   };
 }

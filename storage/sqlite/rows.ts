@@ -48,7 +48,7 @@ export interface ReadingRow {
   sensor_id: string; metric: string; ts: number; grid_id: string; value: number; seq: number | null; unit: string | null;
 }
 
-export type TrackRow = Pick<TelemetryRow, 'ts' | 'lat' | 'lon' | 'alt' | 'speed' | 'heading' | 'battery' | 'mode' | 'grid_id'>;
+export type TrackRow = Pick<TelemetryRow, 'ts' | 'lat' | 'lon' | 'alt' | 'speed' | 'heading' | 'battery' | 'rssi' | 'mode' | 'grid_id'>;
 
 export function toTelemetry(row: TelemetryRow): TelemetryRecord {
   const r: TelemetryRecord = {
@@ -84,6 +84,6 @@ export function toReading(row: ReadingRow): ReadingRecord {
 export function toTrackPoint(row: TrackRow): TrackPoint {
   return {
     ts: row.ts, lat: row.lat, lon: row.lon, alt: row.alt, speed: row.speed, heading: row.heading,
-    battery: row.battery, mode: row.mode, gridId: row.grid_id,
+    battery: row.battery, rssi: row.rssi, mode: row.mode, gridId: row.grid_id,
   };
 }

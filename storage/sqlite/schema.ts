@@ -123,7 +123,7 @@ SELECT r.* FROM k CROSS JOIN sensor_reading r
   AND r.ts = (SELECT MAX(ts) FROM sensor_reading WHERE sensor_id = k.s AND metric = k.m)
 ORDER BY r.sensor_id, r.metric`;
 
-const TRACK_COLUMNS = 'ts, lat, lon, alt, speed, heading, battery, mode, grid_id';
+const TRACK_COLUMNS = 'ts, lat, lon, alt, speed, heading, battery, rssi, mode, grid_id';
 
 export const TRACK_RAW = `SELECT ${TRACK_COLUMNS} FROM drone_telemetry
   WHERE drone_id = @droneId AND ts BETWEEN @from AND @to ORDER BY ts LIMIT @limit`;
@@ -134,7 +134,7 @@ export const TRACK_RAW = `SELECT ${TRACK_COLUMNS} FROM drone_telemetry
  * (documented behaviour of min/max aggregates), so each point is a real, whole row.
  * Parameters arrive as REAL (better-sqlite3 binds numbers as doubles): CAST floors the bucket.
  */
-export const TRACK_BUCKETED = `SELECT MAX(ts) AS ts, lat, lon, alt, speed, heading, battery, mode, grid_id
+export const TRACK_BUCKETED = `SELECT MAX(ts) AS ts, lat, lon, alt, speed, heading, battery, rssi, mode, grid_id
   FROM drone_telemetry
   WHERE drone_id = @droneId AND ts BETWEEN @from AND @to
   GROUP BY CAST((ts - @from) * @limit / (@to - @from + 1) AS INTEGER)

@@ -4,8 +4,6 @@ import type { ReadingMsg, TelemetryMsg } from './device-feed.js';
 
 /** Positions kept per drone for its trail on the map (at 1 Hz: the last half minute). */
 export const TRAIL_POINTS = 30;
-/** Link samples kept per drone since the page opened (the track API carries no rssi): 15 min at 1 Hz. */
-const LINK_SAMPLES = 900;
 
 export interface Drone {
   id: string;
@@ -17,7 +15,6 @@ export interface Drone {
   gridId: string | null;
   /** [lat, lon], oldest first */
   trail: Array<[number, number]>;
-  link: LinkRing;
 }
 
 export interface Sensor {
@@ -30,34 +27,6 @@ export interface Sensor {
   readings: Map<string, { value: number; ts: number; unit: string | null }>;
 }
 
-/** Device time and rssi (dBm) of the newest LINK_SAMPLES telemetry messages of one drone. */
-export class LinkRing {
-  private readonly ts = new Float64Array(LINK_SAMPLES);
-  private readonly rssi = new Float64Array(LINK_SAMPLES);
-  private head = 0;
-  private size = 0;
-
-  push(ts: number, rssi: number): void {
-    this.ts[this.head] = ts;
-    this.rssi[this.head] = rssi;
-    this.head = (this.head + 1) % LINK_SAMPLES;
-    this.size = Math.min(this.size + 1, LINK_SAMPLES);
-  }
-
-  /** Samples in [from, to], oldest first. */
-  between(from: number, to: number): { ts: number[]; rssi: number[] } {
-    const out = { ts: [] as number[], rssi: [] as number[] };
-    for (let i = 0; i < this.size; i++) {
-      const k = (this.head - this.size + i + LINK_SAMPLES) % LINK_SAMPLES;
-      const t = this.ts[k]!;
-      if (t >= from && t <= to) {
-        out.ts.push(t);
-        out.rssi.push(this.rssi[k]!);
-      }
-    }
-    return out;
-  }
-}
 
 export type FleetListener = (drones: ReadonlySet<string>, sensors: ReadonlySet<string>) => void;
 
@@ -108,7 +77,6 @@ export class Fleet {
     const d = this.drone(id);
     this.received += msgs.length;
     for (const m of msgs.length > 1 ? [...msgs].sort((a, b) => a.ts - b.ts) : msgs) {
-      if (Number.isFinite(m.rssi)) d.link.push(m.ts, m.rssi);
       if (d.t && m.ts <= d.t.ts) continue;
       d.t = m;
       d.trail.push([m.lat, m.lon]);
@@ -160,7 +128,7 @@ export class Fleet {
 
   private drone(id: string): Drone {
     let d = this.drones.get(id);
-    if (!d) this.drones.set(id, (d = { id, name: null, t: null, online: null, gridId: null, trail: [], link: new LinkRing() }));
+    if (!d) this.drones.set(id, (d = { id, name: null, t: null, online: null, gridId: null, trail: [] }));
     return d;
   }
 

@@ -106,7 +106,7 @@ export class DroneDetail {
       return;
     }
     const x = points.map((p) => Date.parse(p.ts));
-    const col = (k: 'battery' | 'alt' | 'speed') => points.map((p) => p[k]);
+    const col = (k: 'battery' | 'alt' | 'speed' | 'rssi') => points.map((p) => p[k]);
     const marker = () => this.cursorT;
     const chart = (title: string, unit: string, color: string, xs: number[], ys: number[]) => {
       const box = h('div', { class: 'gp-chart' });
@@ -116,9 +116,7 @@ export class DroneDetail {
     chart('Battery', '%', '#16a34a', x, col('battery'));
     chart('Altitude', 'm', '#2563eb', x, col('alt'));
     chart('Speed', 'm/s', '#7c3aed', x, col('speed'));
-    const link = this.fleet.drones.get(id)?.link.between(from, to);
-    if (link && link.ts.length > 1) chart('Link (received live)', 'dBm', '#d97706', link.ts, link.rssi);
-    else this.charts.append(h('p', { class: 'gp-muted' }, 'Link (rssi): shown for what this page received live; the stored track has no rssi.'));
+    chart('Link', 'dBm', '#d97706', x, col('rssi'));
     this.range = { from: Math.max(from, x[0]!), to: Math.min(to, x.at(-1)!) };
     this.slider.value = '1000';
     this.seek(1000);

@@ -4,6 +4,7 @@ import { parseDeviceTopic } from '../core/topics.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { DeviceRegistry } from '../storage/devices.js';
+import type { LoginThrottle } from './login-throttle.js';
 import type { ClientSessions } from './sessions.js';
 import type { Principal } from './types.js';
 
@@ -11,6 +12,9 @@ export interface AuthenticateDeps {
   devices: DeviceRegistry;
   verifyToken: (token: string) => Promise<Principal | null>;
   sessions: ClientSessions;
+  throttle: LoginThrottle;
+  /** the connection's remote address (TCP peer, or the WebSocket's socket) */
+  remoteOf: (client: Client) => string | undefined;
   metrics: Metrics;
   log: Logger;
 }
@@ -27,7 +31,8 @@ const refuse = (code: ReturnCode, reason: string): Refusal => ({ code, reason })
  * Aedes runs this after preConnect, once per CONNECT, before the session is set up. Calling back
  * (null, true) accepts the connection; an error carrying `returnCode` refuses it with that
  * CONNACK code and closes it. Deny by default: only a registered, enabled device with its current
- * password (username = device id) or a valid API token (username `token`) gets in.
+ * password (username = device id) or a valid API token (username `token`) gets in. Failed logins
+ * are counted per remote address (LoginThrottle): refusals are slowed, then the address is locked out.
  */
 export function createAuthenticate(deps: AuthenticateDeps): NonNullable<AedesOptions['authenticate']> {
   const log = deps.log.child({ component: 'broker-auth' });
@@ -41,7 +46,9 @@ export function createAuthenticate(deps: AuthenticateDeps): NonNullable<AedesOpt
         }
         deps.metrics.mqttRefused.inc({ action: 'connect', reason: outcome.reason });
         log.debug({ clientId: client.id, username, reason: outcome.reason }, 'connect refused');
-        done(authError(outcome), null);
+        const delayMs = CREDENTIAL_FAILURES.has(outcome.reason) ? throttleFailure(deps, log, client) : 0;
+        if (delayMs > 0) setTimeout(() => done(authError(outcome), null), delayMs);
+        else done(authError(outcome), null);
       },
       (err: unknown) => {
         deps.metrics.mqttRefused.inc({ action: 'connect', reason: 'error' });
@@ -52,7 +59,21 @@ export function createAuthenticate(deps: AuthenticateDeps): NonNullable<AedesOpt
   };
 }
 
+/** Refusals that are guesses at a credential, and count towards a lockout. */
+const CREDENTIAL_FAILURES = new Set(['no_credentials', 'bad_username', 'unknown_device', 'bad_password', 'bad_token']);
+
+function throttleFailure(deps: AuthenticateDeps, log: Logger, client: Client): number {
+  const address = deps.remoteOf(client) ?? 'unknown';
+  const { delayMs, locked } = deps.throttle.failed(address);
+  if (locked) log.warn({ address }, 'too many failed MQTT logins from one address: refusing its logins for a while');
+  return delayMs;
+}
+
 async function decide(deps: AuthenticateDeps, client: Client, username: string | undefined, password: Buffer | undefined): Promise<Outcome> {
+  // [MQTT-3.1.3-8] a zero-byte client id needs a clean session: there is no id to keep the session under
+  if (deps.sessions.hadEmptyIdWithoutCleanSession(client)) return refuse(2, 'empty_client_id');
+  // checked before any password: a locked-out address costs no scrypt
+  if (deps.throttle.lockedFor(deps.remoteOf(client) ?? 'unknown') > 0) return refuse(5, 'locked_out');
   if (!username || !password) return refuse(4, 'no_credentials');
   const outcome = username === TOKEN_USERNAME ? await person(deps, client, password) : await device(deps, client, username, password);
   if ('principal' in outcome && deps.sessions.clientIdHeldByOther(client.id, outcome.principal)) {

@@ -6,6 +6,7 @@ import { createAuthorizePublish } from './authorize-publish.js';
 import { createAuthorizeSubscribe } from './authorize-subscribe.js';
 import { createLimits } from './limits.js';
 import { listenTcp, listenWs, type Listener } from './listeners.js';
+import { LoginThrottle } from './login-throttle.js';
 import { ClientSessions } from './sessions.js';
 import type { Broker, BrokerDeps } from './types.js';
 
@@ -23,6 +24,11 @@ export function buildBroker(deps: BrokerDeps): Broker {
   const sessions = new ClientSessions();
   const limits = createLimits({ limits: config.limits, metrics, log, now });
   const open = new Set<Duplex>();
+  const remotes = new WeakMap<object, string>();
+  // connections that completed CONNECT, and those whose failure was already reported: each is counted once
+  const connected = new WeakSet<object>();
+  const reported = new WeakSet<object>();
+  const throttle = new LoginThrottle({ maxFailures: config.mqttAuth?.maxFailures ?? 20, lockoutMs: config.mqttAuth?.lockoutMs ?? 300_000, now });
   let listeners: Listener[] = [];
   let closing = false;
 
@@ -30,24 +36,48 @@ export function buildBroker(deps: BrokerDeps): Broker {
     connectTimeout: CONNECT_TIMEOUT_MS,
     preConnect: (client, packet, callback) => {
       sessions.rememberWill(client, packet.will);
+      sessions.rememberClientId(client, packet.clientId, packet.clean ?? true);
       limits.preConnect(client, packet, callback);
     },
-    authenticate: createAuthenticate({ devices: deps.devices, verifyToken: deps.verifyToken, sessions, metrics, log }),
+    authenticate: createAuthenticate({ devices: deps.devices, verifyToken: deps.verifyToken, sessions, throttle, remoteOf: (client) => remotes.get(client.conn), metrics, log }),
     authorizePublish: createAuthorizePublish({ sessions, allowPublish: limits.allowPublish, ingest: deps.ingest, closing: () => closing, metrics, log, now }),
     authorizeSubscribe: createAuthorizeSubscribe({ sessions, metrics, log }),
   });
   // Aedes reports persistence failures here; unhandled they would end the process
   (aedes as NodeJS.EventEmitter).on('error', (err: Error) => log.error({ err }, 'broker error'));
-  aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'connection closed on error'));
+  // a connection is counted once, by its first error (a parser may report several)
+  const countBad = (conn: object, err: Error) => {
+    if (reported.has(conn)) return;
+    reported.add(conn);
+    const reason = badConnectionReason(err);
+    if (reason) metrics.mqttBadConnections.inc({ reason });
+  };
+  aedes.on('client', (client) => connected.add(client.conn));
+  aedes.on('clientError', (client, err) => {
+    countBad(client.conn, err);
+    log.debug({ clientId: client.id, err: err.message }, 'connection closed on error');
+  });
+  // the same before a CONNECT was accepted: garbage, a broken CONNECT, or none in time
+  aedes.on('connectionError', (client, err) => {
+    countBad(client.conn, err);
+    log.debug({ err: err.message }, 'connection closed before CONNECT on error');
+  });
 
   function accept(raw: Duplex, remote: string | undefined, req?: IncomingMessage): void {
     if (closing) return void raw.destroy();
     const conn = limits.guard(raw, remote);
+    if (remote) remotes.set(conn, remote);
     open.add(conn);
     metrics.mqttConnections.inc();
     finished(conn, () => {
       open.delete(conn);
       metrics.mqttConnections.dec();
+      // e.g. a PUBLISH before CONNECT [MQTT-3.1.0-1], or a peer that hung up without a word: Aedes just closes
+      // these. Looked at a turn later: `finished` fires on the stream's error before Aedes reports it.
+      setImmediate(() => {
+        if (connected.has(conn) || reported.has(conn) || closing) return;
+        metrics.mqttBadConnections.inc({ reason: 'closed_before_connect' });
+      });
     });
     aedes.handle(conn, req);
   }
@@ -80,4 +110,16 @@ export function buildBroker(deps: BrokerDeps): Broker {
   }
 
   return { aedes, listen, close, disconnectDevice };
+}
+
+/**
+ * A small fixed set of metric labels for why a connection failed; null for our own refusals
+ * (login, ACL, limits), which gridpatrol_mqtt_refused_total and the limit counters already count.
+ */
+function badConnectionReason(err: Error & { code?: string; errorCode?: number }): string | null {
+  if (err.errorCode !== undefined || /^(connect|publish) refused|too many connections/.test(err.message)) return null;
+  if (/did not arrive in time/.test(err.message)) return 'connect_timeout';
+  if (/packet larger/.test(err.message)) return 'packet_size';
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return 'reset';
+  return 'malformed';
 }

@@ -14,12 +14,25 @@ const keyOf = (p: Principal) => (p.type === 'device' ? `device:${p.id}` : `perso
 export class ClientSessions {
   private readonly principals = new WeakMap<Client, Principal>();
   private readonly wills = new WeakMap<Client, Will>();
+  private readonly emptyIdWithoutClean = new WeakSet<Client>();
   private readonly byDevice = new Map<string, Set<Client>>();
   private readonly byClientId = new Map<string, Client>();
 
   /** Called at preConnect: the will object Aedes later publishes is this very object. */
   rememberWill(client: Client, will: Will | undefined): void {
     if (will) this.wills.set(client, will);
+  }
+
+  /**
+   * Called at preConnect, before Aedes gives a zero-byte client id a generated one (it does so
+   * whatever the clean flag says, which [MQTT-3.1.3-8] forbids for a session that is not clean).
+   */
+  rememberClientId(client: Client, clientId: string, clean: boolean): void {
+    if (clientId === '' && !clean) this.emptyIdWithoutClean.add(client);
+  }
+
+  hadEmptyIdWithoutCleanSession(client: Client): boolean {
+    return this.emptyIdWithoutClean.has(client);
   }
 
   willOf(client: Client): Will | undefined {

@@ -25,7 +25,7 @@ export interface IncomingDeviceMessage {
 }
 
 export interface BrokerDeps {
-  config: Pick<Config, 'host' | 'mqttPort' | 'mqttWsPort' | 'limits'>;
+  config: Pick<Config, 'host' | 'mqttPort' | 'mqttWsPort' | 'limits'> & Partial<Pick<Config, 'mqttAuth'>>;
   devices: DeviceRegistry;
   /** an API token (MQTT username `token`, the token as password) to the person it was issued to; null when unknown or revoked */
   verifyToken: (token: string) => Promise<Principal | null>;

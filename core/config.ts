@@ -30,6 +30,9 @@ export const SETTINGS = {
   GRIDPATROL_MAX_PACKET_BYTES: { schema: positiveInt.default(1048576), help: 'largest MQTT packet the broker reads; larger ones close the connection' },
   GRIDPATROL_MAX_MSGS_PER_SEC: { schema: positiveInt.default(200), help: 'messages per second one connection may publish before it is disconnected' },
   GRIDPATROL_MAX_CONNECTIONS: { schema: positiveInt.default(20000), help: 'most MQTT connections at once' },
+  GRIDPATROL_MQTT_AUTH_MAX_FAILURES: { schema: positiveInt.default(20), help: 'failed MQTT logins from one address (within the lockout time) before it is locked out; from a quarter of it on, refusals are slowed' },
+  GRIDPATROL_MQTT_AUTH_LOCKOUT_MS: { schema: positiveInt.default(300_000), help: 'how long an address is refused every MQTT login after too many failures (ms)' },
+  GRIDPATROL_DEAD_LETTERS_MAX_ROWS: { schema: positiveInt.default(100_000), help: 'dead letters kept; older ones are rotated out and counted in gridpatrol_dead_letters_rotated_total' },
   GRIDPATROL_MAX_FUTURE_MS: { schema: positiveInt.default(24 * 3600_000), help: 'device time this far ahead of the server is refused (ms)' },
   GRIDPATROL_MAX_AGE_MS: { schema: positiveInt.default(7 * 24 * 3600_000), help: 'device time older than this is refused (ms)' },
   GRIDPATROL_SPOOL_MAX_BYTES: { schema: positiveInt.default(1024 * 1024 * 1024), help: 'spool disk budget; at the limit publishes are refused (publisher disconnected)' },
@@ -46,6 +49,15 @@ export const SETTINGS = {
   GRIDPATROL_DISPATCH_MIN_BATTERY: { schema: z.coerce.number({ error: 'expected a percentage' }).min(0).max(100).default(40), help: 'least battery percent of a drone sent to verify a sensor alarm' },
   GRIDPATROL_BATCH_SIZE: { schema: positiveInt.default(5000), help: 'records per store write' },
   GRIDPATROL_FLUSH_INTERVAL_MS: { schema: positiveInt.default(200), help: 'longest wait before a partial batch is written (ms)' },
+  GRIDPATROL_TILE_URL: {
+    schema: z
+      .string()
+      .regex(/^https?:\/\/[^\s]+$/, 'expected an http:// or https:// URL template')
+      .refine((u) => ['{z}', '{x}', '{y}'].every((p) => u.includes(p)), 'expected the {z}, {x} and {y} placeholders, e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png')
+      .optional(),
+    help: 'map tile URL template for the dashboard ({z}/{x}/{y}, optional {s}); unset: the grid cells are the base map, nothing is fetched from the internet',
+  },
+  GRIDPATROL_TILE_ATTRIBUTION: { schema: optionalText, help: "attribution shown with the map tiles (the tile provider's terms usually require one)" },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -75,11 +87,16 @@ export interface Config {
   logLevel: Settings['GRIDPATROL_LOG_LEVEL'];
   store: { type: 'sqlite'; path: string } | { type: 'influx'; url: string; database: string; token?: string; org?: string; api: 'auto' | 'v1' | 'v2' };
   limits: { maxPayloadBytes: number; maxPacketBytes: number; maxMessagesPerSec: number; maxConnections: number };
+  /** MQTT login throttling per remote address */
+  mqttAuth: { maxFailures: number; lockoutMs: number };
+  deadLetters: { maxRows: number };
   time: { maxFutureMs: number; maxAgeMs: number };
   spool: { maxBytes: number; fsync: boolean };
   writer: { batchSize: number; flushIntervalMs: number };
   webhooks: { targets: string[]; secret?: string };
   dispatch: { minBatteryPct: number };
+  /** the dashboard's optional map tiles; without them the grid cells are the base map */
+  dashboard: { tileUrl?: string; tileAttribution?: string };
 }
 
 export function toConfig(s: Settings, joinPath: (...p: string[]) => string): Config {
@@ -109,10 +126,13 @@ export function toConfig(s: Settings, joinPath: (...p: string[]) => string): Con
       maxMessagesPerSec: s.GRIDPATROL_MAX_MSGS_PER_SEC,
       maxConnections: s.GRIDPATROL_MAX_CONNECTIONS,
     },
+    mqttAuth: { maxFailures: s.GRIDPATROL_MQTT_AUTH_MAX_FAILURES, lockoutMs: s.GRIDPATROL_MQTT_AUTH_LOCKOUT_MS },
+    deadLetters: { maxRows: s.GRIDPATROL_DEAD_LETTERS_MAX_ROWS },
     time: { maxFutureMs: s.GRIDPATROL_MAX_FUTURE_MS, maxAgeMs: s.GRIDPATROL_MAX_AGE_MS },
     spool: { maxBytes: s.GRIDPATROL_SPOOL_MAX_BYTES, fsync: s.GRIDPATROL_SPOOL_FSYNC === 'always' },
     writer: { batchSize: s.GRIDPATROL_BATCH_SIZE, flushIntervalMs: s.GRIDPATROL_FLUSH_INTERVAL_MS },
     webhooks: { targets: s.GRIDPATROL_WEBHOOK_URLS ?? [], secret: s.GRIDPATROL_WEBHOOK_SECRET },
     dispatch: { minBatteryPct: s.GRIDPATROL_DISPATCH_MIN_BATTERY },
+    dashboard: { tileUrl: s.GRIDPATROL_TILE_URL, tileAttribution: s.GRIDPATROL_TILE_ATTRIBUTION },
   };
 }

@@ -28,6 +28,8 @@ export function createMetrics() {
     mqttLimitDisconnects: new Counter({ name: 'gridpatrol_mqtt_limit_disconnects_total', help: 'connections closed for going over a limit', labelNames: ['limit'], registers: r }),
     httpSeconds: new Histogram({ name: 'gridpatrol_http_request_seconds', help: 'HTTP request latency by route', labelNames: ['method', 'route', 'status'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
     deadLetters: new Counter({ name: 'gridpatrol_dead_letters_total', help: 'dead letters recorded', labelNames: ['stage'], registers: r }),
+    deadLettersRotated: new Counter({ name: 'gridpatrol_dead_letters_rotated_total', help: 'oldest dead letters deleted to keep GRIDPATROL_DEAD_LETTERS_MAX_ROWS (since the data folder was created)', registers: r }),
+    mqttBadConnections: new Counter({ name: 'gridpatrol_mqtt_bad_connections_total', help: 'MQTT connections closed for what they sent or did not send: malformed packets, no CONNECT in time, oversize packets', labelNames: ['reason'], registers: r }),
   };
 }
 

@@ -36,17 +36,23 @@ export interface DeadLetterQuery {
 const MAX_PAYLOAD_CHARS = 4096;
 
 /**
- * Dead letters kept in the metadata database, newest first. Bounded: past `maxRows` the oldest
- * are deleted (counted in metrics as they were recorded, so nothing disappears unseen).
+ * Dead letters kept in the metadata database, newest first. Bounded: the newest `maxRows` are
+ * kept; every `maxRows / 10` letters (at most every 1,000) the older ones are deleted, so the
+ * table holds at most `maxRows` + 10 %. How many were rotated out is kept in the database
+ * (`rotatedTotal`, surviving restarts) and reported to `onRotated`, so nothing disappears unseen.
  */
 export class DeadLetters {
   private readonly insert;
   private readonly trim;
+  private readonly countRotated;
+  private readonly trimEvery: number;
   private added = 0;
+  private rotated: number;
 
   constructor(
     private readonly db: MetadataDb,
     private readonly maxRows = 100_000,
+    private readonly onRotated: (rows: number) => void = () => {},
   ) {
     db.exec(`CREATE TABLE IF NOT EXISTS dead_letters (
       id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -58,6 +64,16 @@ export class DeadLetters {
        VALUES (@deviceId, @topic, @stage, @code, @reason, @payload, @truncated, @receivedAt)`,
     );
     this.trim = db.prepare('DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?');
+    db.exec('CREATE TABLE IF NOT EXISTS dead_letters_rotated (one INTEGER PRIMARY KEY CHECK (one = 1), total INTEGER NOT NULL)');
+    db.exec('INSERT OR IGNORE INTO dead_letters_rotated (one, total) VALUES (1, 0)');
+    this.countRotated = db.prepare('UPDATE dead_letters_rotated SET total = total + ? WHERE one = 1');
+    this.rotated = (db.prepare('SELECT total FROM dead_letters_rotated WHERE one = 1').get() as { total: number }).total;
+    this.trimEvery = Math.max(1, Math.min(1000, Math.floor(maxRows / 10)));
+  }
+
+  /** Letters deleted by rotation since this database was created. */
+  get rotatedTotal(): number {
+    return this.rotated;
   }
 
   add(letters: readonly DeadLetterInput[]): void {
@@ -69,9 +85,17 @@ export class DeadLetters {
     });
     tx(letters);
     this.added += letters.length;
-    if (this.added >= 1000) {
+    if (this.added >= this.trimEvery) {
       this.added = 0;
-      this.trim.run(this.maxRows);
+      const rows = this.db.transaction(() => {
+        const n = this.trim.run(this.maxRows).changes;
+        if (n > 0) this.countRotated.run(n);
+        return n;
+      })();
+      if (rows > 0) {
+        this.rotated += rows;
+        this.onRotated(rows);
+      }
     }
   }
 

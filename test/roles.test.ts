@@ -37,6 +37,8 @@ describe('roles and tokens', () => {
     const routes = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
     expect(routes.filter((r) => !(r in NEEDS))).toEqual([]);
     expect(Object.keys(NEEDS).filter((r) => !routes.includes(r))).toEqual([]); // every contract route is documented
+    // the document is an artefact users build on: a change to it shows in review (update with `npx vitest run test/roles.test.ts -u`)
+    await expect(JSON.stringify(doc, null, 2) + '\n').toMatchFileSnapshot('./__snapshots__/openapi.json');
     for (const route of routes) {
       const needed = NEEDS[route]!;
       const [method, path] = route.split(' ') as [string, string];

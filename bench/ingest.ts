@@ -1,25 +1,34 @@
-import type { ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { runLoad, type LoadDevice, type LoadResult } from '../simulators/load.js';
-import { registerDevice, spawnGridPatrol, testEnv, type Http } from '../test/helpers/gridpatrol.js';
+import type { LoadDevice, LoadResult } from '../simulators/load.js';
+import { registerDevice, testEnv, type Http } from '../test/helpers/gridpatrol.js';
+import { writeRulesFile } from '../test/helpers/alerts.js';
 import { startInfluxd, stopProcess, type Influxd } from '../test/helpers/influxd.js';
+import { benchRules } from './alert-latency.js';
+import { startGridPatrol, type RunningGridPatrol } from './lib/gridpatrol.js';
+import { watchLog, type GpLog } from './lib/gp-log.js';
+import { generate } from './lib/load.js';
+import { load1 } from './lib/machine.js';
 import { cpuTimeMs } from './lib/proc.js';
 import { promValue } from './lib/prom.js';
 
 /**
  * One ingest benchmark scenario: a fresh GridPatrol process (and, for InfluxDB, a fresh influxd)
- * with `devices` drones; for each payload shape, each offered rate in turn, publish for
- * `durationMs`, wait for the PUBACKs and for the spool to drain, then count what the store holds.
+ * with `devices` drones; for each plan (payload shape and QoS), each offered rate in turn,
+ * publish for `durationMs`, wait for the PUBACKs (QoS 1) or for ingest to have counted every
+ * message (QoS 0), then for the spool to drain, then count what the store holds.
  */
 
 export type StoreKind = 'sqlite' | 'influx';
+/** what took the load: GridPatrol with a store, or a bare reference broker relaying to one subscriber */
+export type Target = StoreKind | 'aedes' | 'mosquitto';
 
 export interface PayloadPlan {
-  name: string;
+  name: 'single' | 'batch';
   /** telemetry objects per MQTT message */
   batchSize: number;
+  qos: 0 | 1;
   /** offered rates, messages per second over all devices, lowest first */
   steps: readonly number[];
 }
@@ -30,62 +39,73 @@ export interface ScenarioOptions {
   run: number;
   devices: number;
   durationMs: number;
-  payloads: readonly PayloadPlan[];
+  plans: readonly PayloadPlan[];
+  /** load generator processes (1: in this process) */
+  loadWorkers: number;
   /** longest wait for PUBACKs after the last publish, ms */
   ackTimeoutMs: number;
   /** longest wait for the spool to drain after a step, ms */
   drainTimeoutMs: number;
+  /** node options for GridPatrol (e.g. --cpu-prof) */
+  nodeArgs?: string[];
   log: (line: string) => void;
 }
 
 export interface StepRun {
-  store: StoreKind;
+  target: Target;
   payload: string;
   batchSize: number;
+  qos: 0 | 1;
   run: number;
   offeredMsgPerSec: number;
   durationMs: number;
   sent: number;
+  /** QoS 1 PUBACKs (0 at QoS 0) */
   acked: number;
   points: number;
   pointsAcked: number;
-  /** first publish → last PUBACK, ms */
+  /**
+   * messages the target took: GridPatrol's ingest count (gridpatrol_messages_in_total), or what
+   * the reference broker delivered to its subscriber
+   */
+  delivered: number;
+  /** first publish → the last message done (PUBACK at QoS 1, ingested or delivered at QoS 0), ms */
   elapsedMs: number;
-  /** first publish → spool seen empty, ms; null when it did not drain in time */
-  drainedMs: number | null;
   sentMsgPerSec: number;
-  ackedMsgPerSec: number;
-  /** rows (SQLite) or points (InfluxDB) added to drone_telemetry by this step */
-  storedPoints: number;
+  /** messages done per second over elapsedMs: acknowledged (GridPatrol QoS 1), ingested (GridPatrol QoS 0), relayed (reference) */
+  doneMsgPerSec: number;
+  /** GridPatrol: first publish → spool seen empty, ms; null when it did not drain in time (or a reference) */
+  drainedMs: number | null;
+  /** GridPatrol: rows (SQLite) or points (InfluxDB) added to drone_telemetry by this step */
+  storedPoints: number | null;
   storedPointsPerSec: number | null;
-  /** GridPatrol's counters over the step */
-  messagesIn: number;
-  recordsAccepted: number;
-  deadLetters: number;
-  duplicates: number;
-  mqttRefused: number;
-  limitDisconnects: number;
-  /** every message sent was acknowledged */
+  /** GridPatrol's counters over the step (null for a reference) */
+  counters: Omit<Counters, 'spoolRecords'> | null;
+  /** every message sent was acknowledged (QoS 1; true at QoS 0) */
   allAcked: boolean;
-  /** every acknowledged point is in the store (counted), and nothing accepted is missing */
-  ackedStored: boolean;
-  /** acknowledged msg/s ≥ 95 % of offered */
+  /** GridPatrol: every acknowledged (QoS 1) or sent (QoS 0) point is in the store; reference: every message reached the subscriber */
+  complete: boolean;
+  /** done msg/s ≥ 95 % of offered */
   keptUp: boolean;
   pass: boolean;
-  /** GridPatrol's user+system CPU from the first publish to the drained spool, ms */
+  /** the target's user+system CPU from the first publish until done (GridPatrol: drained), ms */
   cpuMs: number | null;
   cpuUsPerMsg: number | null;
   cpuUsPerPoint: number | null;
-  /** influxd's CPU over the same span, ms */
-  storeCpuMs: number | null;
-  /** the load generator's (this process) CPU while publishing and waiting for acks, ms */
-  loadCpuMs: number;
-  readyz: number;
+  /** influxd's or the reference subscriber's CPU over the same span, ms */
+  sideCpuMs: number | null;
+  /** the load generator's CPU while publishing and waiting for acks, ms; null when it ran in worker processes */
+  loadCpuMs: number | null;
+  readyz: number | null;
   loadErrors: LoadResult['errors'];
-  /** runLoad called → every drone connected, ms */
+  /** publish → PUBACK, ms (QoS 1) */
+  ackLatency: LoadResult['latency'];
+  /** load generator called → every drone connected, ms */
   connectMs: number;
   /** the whole step, counting and draining included, ms */
   wallMs: number;
+  /** 1-minute load average of the machine after the step */
+  loadAverage: number;
 }
 
 export interface ScenarioResult {
@@ -95,33 +115,11 @@ export interface ScenarioResult {
   /** why the scenario stopped early, if it did */
   error?: string;
   /** GridPatrol's WARN and ERROR log lines (first ones) and how many there were */
-  gridpatrolLog: { warn: number; error: number; samples: string[]; stderr: string };
+  gridpatrolLog: GpLog;
 }
 
-const KEEP_UP = 0.95;
-const POLL_MS = 100;
-
-/** Reads GridPatrol's log: counts WARN (40) and ERROR/FATAL (50+) lines, keeps the first few. */
-function watchLog(child: ChildProcess): ScenarioResult['gridpatrolLog'] {
-  const out = { warn: 0, error: 0, samples: [] as string[], stderr: '' };
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    for (const line of lines) {
-      const level = /"level":(\d+)/.exec(line)?.[1];
-      if (!level || Number(level) < 40) continue;
-      if (Number(level) >= 50) out.error++;
-      else out.warn++;
-      if (out.samples.length < 20) out.samples.push(line.slice(0, 1000));
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    if (out.stderr.length < 8000) out.stderr += d.toString();
-  });
-  return out;
-}
+export const KEEP_UP = 0.95;
+const POLL_MS = 50;
 
 async function storedCount(store: StoreKind, dataDir: string, influx: Influxd | undefined): Promise<number> {
   if (store === 'sqlite') {
@@ -195,8 +193,30 @@ function counters(text: string): Counters {
 }
 
 /**
- * Waits until the spool is empty and no more messages arrive (a connection closed with
- * unacknowledged messages may still be read by the broker). Returns the counters then and when,
+ * Polls `count` until it reaches `target` or stops moving for a second (messages of a closed
+ * connection may still be read by the server). Returns the count and when it was last seen to
+ * grow (performance.now()), or null at the timeout.
+ */
+export async function waitCount(count: () => Promise<number>, target: number, timeoutMs: number, pollMs = 10): Promise<{ at: number; n: number } | null> {
+  const until = performance.now() + timeoutMs;
+  let last = -1;
+  let since = 0;
+  for (;;) {
+    const now = performance.now();
+    const n = await count();
+    if (n !== last) {
+      last = n;
+      since = now;
+    }
+    if (n >= target) return { at: now, n };
+    if (now - since >= 1000) return { at: since, n };
+    if (now > until) return null;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/**
+ * Waits until the spool is empty and no more messages arrive. Returns the counters then and when,
  * or null at the timeout.
  */
 async function waitDrained(h: Http, sent: number, before: Counters, timeoutMs: number): Promise<{ at: number; c: Counters } | null> {
@@ -230,7 +250,7 @@ async function registerDrones(h: Http, n: number): Promise<LoadDevice[]> {
 
 interface StepContext {
   o: ScenarioOptions;
-  gp: Awaited<ReturnType<typeof spawnGridPatrol>>;
+  gp: RunningGridPatrol;
   influx: Influxd | undefined;
   dataDir: string;
   devices: LoadDevice[];
@@ -238,7 +258,7 @@ interface StepContext {
   seq: number;
 }
 
-/** One offered rate: publish, wait for PUBACKs and the drained spool, count. Advances `ctx.seq`. */
+/** One offered rate: publish, wait for PUBACKs (or the ingest count) and the drained spool, count. Advances `ctx.seq`. */
 async function runStep(ctx: StepContext, plan: PayloadPlan, offered: number): Promise<{ step: StepRun; drained: boolean }> {
   const { o, gp, influx, dataDir, devices } = ctx;
   const pid = gp.child.pid;
@@ -247,21 +267,22 @@ async function runStep(ctx: StepContext, plan: PayloadPlan, offered: number): Pr
   const before = counters(await metrics(gp.http));
   let cpuBefore: number | null = null;
   let storeCpuBefore: number | null = null;
-  let loadCpuBefore = process.cpuUsage();
   let startedAt = 0;
   const loadCalled = performance.now();
-  const res = await runLoad({
-    mqttPort: gp.ports.mqttPort, devices, ratePerDevice: offered / devices.length, durationMs: o.durationMs, qos: 1,
+  const { res, loadCpuMs } = await generate({
+    mqttPort: gp.ports.mqttPort, devices, ratePerDevice: offered / devices.length, durationMs: o.durationMs, qos: plan.qos,
     batchSize: plan.batchSize, seqStart: ctx.seq, tsOrigin: ctx.tsOrigin, ackTimeoutMs: o.ackTimeoutMs, seed: o.run,
     onReady: () => {
       cpuBefore = cpuTimeMs(pid);
       storeCpuBefore = cpuTimeMs(influx?.pid);
-      loadCpuBefore = process.cpuUsage();
       startedAt = performance.now();
     },
-  });
-  const load = process.cpuUsage(loadCpuBefore);
+  }, o.loadWorkers);
   ctx.seq = res.nextSeq;
+  // QoS 0 has no acknowledgement: done is when ingest has counted every message
+  const taken = plan.qos === 0
+    ? await waitCount(async () => counters(await metrics(gp.http)).messagesIn - before.messagesIn, res.sent, o.drainTimeoutMs)
+    : null;
   const drained = await waitDrained(gp.http, res.sent, before, o.drainTimeoutMs);
   const cpuAfter = cpuTimeMs(pid);
   const storeCpuAfter = cpuTimeMs(influx?.pid);
@@ -272,34 +293,56 @@ async function runStep(ctx: StepContext, plan: PayloadPlan, offered: number): Pr
   const cpuMs = cpuAfter !== null && cpuBefore !== null ? cpuAfter - cpuBefore : null;
   const messagesIn = after.messagesIn - before.messagesIn;
   const recordsAccepted = after.recordsAccepted - before.recordsAccepted;
-  const ackedMsgPerSec = res.elapsedMs > 0 ? (res.acked * 1000) / res.elapsedMs : 0;
-  const allAcked = res.acked === res.sent;
-  const ackedStored = drained !== null && storedPoints >= res.pointsAcked && storedPoints >= recordsAccepted;
-  const keptUp = ackedMsgPerSec >= KEEP_UP * offered;
+  const elapsedMs = plan.qos === 1 ? res.elapsedMs : taken ? taken.at - startedAt : o.durationMs + o.drainTimeoutMs;
+  const done = plan.qos === 1 ? res.acked : Math.min(res.sent, taken?.n ?? messagesIn);
+  const doneMsgPerSec = elapsedMs > 0 ? (done * 1000) / elapsedMs : 0;
+  const allAcked = plan.qos === 0 || res.acked === res.sent;
+  // at QoS 0 every point sent must be stored: nothing was refused, and the broker dropped nothing
+  const mustStore = plan.qos === 1 ? res.pointsAcked : res.points;
+  const complete = drained !== null && storedPoints >= mustStore && storedPoints >= recordsAccepted;
+  const keptUp = doneMsgPerSec >= KEEP_UP * offered;
   const step: StepRun = {
-    store: o.store, payload: plan.name, batchSize: plan.batchSize, run: o.run, offeredMsgPerSec: offered, durationMs: o.durationMs,
-    sent: res.sent, acked: res.acked, points: res.points, pointsAcked: res.pointsAcked, elapsedMs: res.elapsedMs, drainedMs,
+    target: o.store, payload: plan.name, batchSize: plan.batchSize, qos: plan.qos, run: o.run, offeredMsgPerSec: offered, durationMs: o.durationMs,
+    sent: res.sent, acked: res.acked, points: res.points, pointsAcked: res.pointsAcked, delivered: messagesIn, elapsedMs,
     sentMsgPerSec: res.sendMs > 0 ? (res.sent * 1000) / res.sendMs : 0,
-    ackedMsgPerSec,
+    doneMsgPerSec, drainedMs,
     storedPoints,
     storedPointsPerSec: drainedMs ? (storedPoints * 1000) / drainedMs : null,
-    messagesIn, recordsAccepted,
-    deadLetters: after.deadLetters - before.deadLetters,
-    duplicates: after.duplicates - before.duplicates,
-    mqttRefused: after.mqttRefused - before.mqttRefused,
-    limitDisconnects: after.limitDisconnects - before.limitDisconnects,
-    allAcked, ackedStored, keptUp, pass: allAcked && ackedStored && keptUp,
+    counters: {
+      messagesIn, recordsAccepted,
+      deadLetters: after.deadLetters - before.deadLetters,
+      duplicates: after.duplicates - before.duplicates,
+      mqttRefused: after.mqttRefused - before.mqttRefused,
+      limitDisconnects: after.limitDisconnects - before.limitDisconnects,
+    },
+    allAcked, complete, keptUp, pass: allAcked && complete && keptUp,
     cpuMs,
     cpuUsPerMsg: cpuMs !== null && messagesIn > 0 ? (cpuMs * 1000) / messagesIn : null,
     cpuUsPerPoint: cpuMs !== null && recordsAccepted > 0 ? (cpuMs * 1000) / recordsAccepted : null,
-    storeCpuMs: storeCpuAfter !== null && storeCpuBefore !== null ? storeCpuAfter - storeCpuBefore : null,
-    loadCpuMs: (load.user + load.system) / 1000,
+    sideCpuMs: storeCpuAfter !== null && storeCpuBefore !== null ? storeCpuAfter - storeCpuBefore : null,
+    loadCpuMs,
     readyz,
     loadErrors: res.errors,
+    ackLatency: res.latency,
     connectMs: startedAt - loadCalled,
     wallMs: performance.now() - wallStart,
+    loadAverage: load1(),
   };
   return { step, drained: drained !== null };
+}
+
+export function stepLabel(target: Target, plan: Pick<PayloadPlan, 'name' | 'qos'>, offered: number, run: number): string {
+  return `${target} ${plan.name} QoS ${plan.qos} ${offered} msg/s run ${run}`;
+}
+
+export function logStep(log: (line: string) => void, s: StepRun, extra = ''): void {
+  log(
+    `${stepLabel(s.target, { name: s.payload as PayloadPlan['name'], qos: s.qos }, s.offeredMsgPerSec, s.run)}: sent ${Math.round(s.sentMsgPerSec)}/s, ` +
+      `done ${Math.round(s.doneMsgPerSec)}/s (${s.qos === 1 ? `${s.acked} acked` : `${s.delivered} in`}/${s.sent}), ` +
+      `${s.storedPoints === null ? `${s.delivered} delivered` : `stored ${s.storedPoints}/${s.qos === 1 ? s.pointsAcked : s.points} points`}, ` +
+      `${s.cpuMs ?? '?'} ms CPU, ${(s.wallMs / 1000).toFixed(1)} s, load ${s.loadAverage}${extra}` +
+      `${s.loadErrors.count ? `, ${s.loadErrors.count} load errors: ${s.loadErrors.samples[0]}` : ''}`,
+  );
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
@@ -307,14 +350,18 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const skipped: string[] = [];
   let error: string | undefined;
   let influx: Influxd | undefined;
-  let gp: Awaited<ReturnType<typeof spawnGridPatrol>> | undefined;
-  let log: ScenarioResult['gridpatrolLog'] = { warn: 0, error: 0, samples: [], stderr: '' };
+  let gp: RunningGridPatrol | undefined;
+  let log: GpLog = { warn: 0, error: 0, samples: [], stderr: '' };
   let dataDir: string | undefined;
-  const pending = o.payloads.flatMap((plan) => plan.steps.map((offered) => ({ plan, offered })));
-  const label = (p: (typeof pending)[number]) => `${o.store} ${p.plan.name} ${p.offered} msg/s run ${o.run}`;
+  const pending = o.plans.flatMap((plan) => plan.steps.map((offered) => ({ plan, offered })));
+  const label = (p: (typeof pending)[number]) => stepLabel(o.store, p.plan, p.offered, o.run);
+  // every bundled rule evaluates every sample; the altitude ceiling is raised above the load
+  // generator's 110–130 m, which would otherwise open or update an alert on most samples
+  const rules = writeRulesFile(benchRules());
   try {
     influx = o.store === 'influx' ? await startInfluxd() : undefined;
     const env = testEnv({
+      GRIDPATROL_RULES_FILE: rules.path,
       // the per-connection limit would close a bench connection long before the pipeline is the limit
       GRIDPATROL_MAX_MSGS_PER_SEC: '10000000',
       // measure the shipped writer setting, not the test helper's quick flush
@@ -322,7 +369,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       ...(influx && { GRIDPATROL_INFLUX_URL: influx.url }),
     });
     dataDir = env.GRIDPATROL_DATA_DIR!;
-    gp = await spawnGridPatrol(env);
+    gp = await startGridPatrol(env, o.nodeArgs);
     log = watchLog(gp.child);
     const devices = await registerDrones(gp.http, o.devices);
     // one device time per seq (tsOrigin + seq), an hour back: unique keys however fast the steps go
@@ -333,11 +380,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       const { step, drained } = await runStep(ctx, next.plan, next.offered);
       pending.shift();
       steps.push(step);
-      o.log(
-        `${label(next)}: sent ${Math.round(step.sentMsgPerSec)}/s, acked ${Math.round(step.ackedMsgPerSec)}/s (${step.acked}/${step.sent}), ` +
-          `stored ${step.storedPoints}/${step.pointsAcked} acked points, ${step.cpuMs ?? '?'} ms CPU, ${(step.wallMs / 1000).toFixed(1)} s` +
-          `${drained ? '' : ', spool NOT drained'}${step.loadErrors.count ? `, ${step.loadErrors.count} load errors: ${step.loadErrors.samples[0]}` : ''}`,
-      );
+      logStep(o.log, step, drained ? '' : ', spool NOT drained');
       // a spool still draining would count into the next step: stop this scenario here
       if (!drained) {
         error = `spool not drained within ${o.drainTimeoutMs} ms after ${label(next)}`;
@@ -356,6 +399,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     }
     await influx?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    rules.remove();
   }
   return { steps, skipped, error, gridpatrolLog: log };
 }

@@ -17,3 +17,14 @@ export function cpuTimeMs(pid: number | undefined): number | null {
     return null;
   }
 }
+
+/** Resident set size of a process, KiB (VmRSS); null when it is gone or not Linux. */
+export function rssKiB(pid: number | undefined): number | null {
+  if (!pid || pid <= 0) return null;
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}

@@ -41,7 +41,7 @@ interface Level {
   rssKiB: number | null;
   /** (RSS now − RSS with no connection) / connections */
   perConnectionKiB: number | null;
-  /** CPU over IDLE_MS with the connections idle, percent of one core */
+  /** CPU over idleMs with the connections idle, percent of one core */
   idleCpuPercent: number | null;
   /** GridPatrol's V8 heap in use (gridpatrol_process_nodejs_heap_size_used_bytes) per connection, KiB */
   heapPerConnectionKiB: number | null;
@@ -52,14 +52,17 @@ interface ConnectionsRun {
   run: number;
   baseRssKiB: number | null;
   levels: Level[];
-  /** every connection reset at once, then all connecting again: connections per second, first CONNECT → last CONNACK */
-  storm: { connections: number; connectPerSec: number; failed: number; errors: string[] } | null;
+  /**
+   * every connection reset at once, then all connecting again: connections per second, first
+   * CONNECT → last CONNACK; twice in a row (the second time every password is in the registry's cache)
+   */
+  storms: Array<{ connections: number; connectPerSec: number; failed: number; errors: string[] }>;
   loadAverage: { before: number; after: number };
   error?: string;
 }
 
-const IDLE_MS = 5000;
-const SETTLE_MS = 3000;
+/** how long CPU is measured with the connections idle, and the pause before RSS is read, ms (--quick: 1 s each) */
+const timing = (quick: boolean) => ({ idleMs: quick ? 1000 : 5000, settleMs: quick ? 1000 : 3000 });
 /** CONNECTs in flight at once per client process: a real storm is spread by TCP's SYN backlog too */
 const CONCURRENCY = 250;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -179,25 +182,26 @@ async function startServer(target: Target, devices: number, nofile: number): Pro
 async function runConnections(o: ConnectionsBenchOptions, target: Target, run: number, log: (line: string) => void): Promise<ConnectionsRun> {
   const max = Math.max(...o.counts);
   const nofile = max + 1024;
-  const result: ConnectionsRun = { target, run, baseRssKiB: null, levels: [], storm: null, loadAverage: { before: load1(), after: 0 } };
+  const { idleMs, settleMs } = timing(o.quick);
+  const result: ConnectionsRun = { target, run, baseRssKiB: null, levels: [], storms: [], loadAverage: { before: load1(), after: 0 } };
   let server: Server | undefined;
   const workers: Worker[] = [];
   try {
     const started = await startServer(target, max, nofile);
     server = started.server;
     for (let k = 0; k < o.workers; k++) workers.push(await Worker.start(Math.ceil(max / o.workers) + 1024));
-    await sleep(SETTLE_MS);
+    await sleep(settleMs);
     result.baseRssKiB = rssKiB(server.pid);
     const baseHeap = await server.heapUsedBytes();
     let open = 0;
     for (const count of o.counts) {
       const added = await openAll(workers, server.port, started.devices.slice(open, count));
       open = count;
-      await sleep(SETTLE_MS);
+      await sleep(settleMs);
       const rss = rssKiB(server.pid);
       const heap = await server.heapUsedBytes();
       const cpu0 = cpuTimeMs(server.pid);
-      await sleep(IDLE_MS);
+      await sleep(idleMs);
       const cpu1 = cpuTimeMs(server.pid);
       const level: Level = {
         connections: count,
@@ -205,24 +209,26 @@ async function runConnections(o: ConnectionsBenchOptions, target: Target, run: n
         connectFailed: added.failed,
         rssKiB: rss,
         perConnectionKiB: rss !== null && result.baseRssKiB !== null ? Math.round(((rss - result.baseRssKiB) / count) * 10) / 10 : null,
-        idleCpuPercent: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) * 1000) / IDLE_MS) / 10 : null,
+        idleCpuPercent: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) * 1000) / idleMs) / 10 : null,
         heapPerConnectionKiB: heap !== null && baseHeap !== null ? Math.round(((heap - baseHeap) / 1024 / count) * 10) / 10 : null,
       };
       result.levels.push(level);
       log(`connections ${target} run ${run}: ${count} idle (${added.failed} failed${added.errors[0] ? `: ${added.errors[0]}` : ''}), ` +
         `${level.connectPerSec}/s connecting, RSS ${rss} KiB = ${level.perConnectionKiB} KiB per connection, idle CPU ${level.idleCpuPercent} %`);
     }
-    // the reconnect storm: every socket reset at once (a network failure), then every device back
-    await Promise.all(workers.map((w) => w.drop()));
-    for (let waited = 0; waited < 10_000; waited += 100) {
-      const n = await server.connections();
-      if (n === null || n === 0) break;
-      await sleep(100);
+    // the reconnect storm: every socket reset at once (a network failure), then every device back; twice
+    for (let storm = 1; storm <= 2; storm++) {
+      await Promise.all(workers.map((w) => w.drop()));
+      for (let waited = 0; waited < 10_000; waited += 100) {
+        const n = await server.connections();
+        if (n === null || n === 0) break;
+        await sleep(100);
+      }
+      if ((await server.connections()) === null) await sleep(2000);
+      const s = await openAll(workers, server.port, started.devices.slice(0, max));
+      result.storms.push({ connections: s.ok, connectPerSec: s.ok > 0 ? Math.round((s.ok * 1000) / (s.lastAt - s.firstAt)) : 0, failed: s.failed, errors: s.errors });
+      log(`connections ${target} run ${run}: reconnect storm ${storm} of ${max}: ${result.storms.at(-1)!.connectPerSec}/s, ${s.failed} failed${s.errors[0] ? `: ${s.errors[0]}` : ''}`);
     }
-    if ((await server.connections()) === null) await sleep(2000);
-    const storm = await openAll(workers, server.port, started.devices.slice(0, max));
-    result.storm = { connections: storm.ok, connectPerSec: storm.ok > 0 ? Math.round((storm.ok * 1000) / (storm.lastAt - storm.firstAt)) : 0, failed: storm.failed, errors: storm.errors };
-    log(`connections ${target} run ${run}: reconnect storm of ${max}: ${result.storm.connectPerSec}/s, ${storm.failed} failed${storm.errors[0] ? `: ${storm.errors[0]}` : ''}`);
   } catch (err) {
     result.error = (err as Error).stack ?? describe(err);
     log(`connections ${target} run ${run}: ERROR ${describe(err)}`);
@@ -254,12 +260,12 @@ export async function connectionsBench(o: ConnectionsBenchOptions, log: (line: s
       failed: ls.reduce((n, l) => n + l.connectFailed, 0),
     };
   }));
-  const storms = targets.map((target) => {
-    const s = ok.filter((r) => r.target === target).map((r) => r.storm).filter((x): x is NonNullable<ConnectionsRun['storm']> => !!x);
-    return { target, connections: Math.max(...o.counts), connectPerSec: spread(s.map((x) => x.connectPerSec)), failed: s.reduce((n, x) => n + x.failed, 0) };
-  });
+  const storms = targets.flatMap((target) => [0, 1].map((k) => {
+    const s = ok.filter((r) => r.target === target).map((r) => r.storms[k]).filter((x): x is ConnectionsRun['storms'][number] => !!x);
+    return { target, storm: k + 1, connections: Math.max(...o.counts), connectPerSec: spread(s.map((x) => x.connectPerSec)), failed: s.reduce((n, x) => n + x.failed, 0) };
+  }));
   const finishedAt = new Date();
-  const file = await writeResults('connections', startedAt, { startedAt, finishedAt, machine: mach, options: { ...o, idleMs: IDLE_MS, settleMs: SETTLE_MS, concurrency: CONCURRENCY }, summary, storms, runs });
+  const file = await writeResults('connections', startedAt, { startedAt, finishedAt, machine: mach, options: { ...o, ...timing(o.quick), concurrency: CONCURRENCY }, summary, storms, runs });
   const name = (t: Target) => (t === 'gridpatrol' ? 'GridPatrol' : 'bare Aedes');
   const lines = [
     '',
@@ -267,18 +273,19 @@ export async function connectionsBench(o: ConnectionsBenchOptions, log: (line: s
     `${machineLine(mach)}; ${o.workers} client process(es) on the same machine, ${CONCURRENCY} CONNECTs in flight per process`,
     '',
     formatTable(
-      ['server', 'connections', 'RSS MiB', 'RSS KiB/conn', 'heap KiB/conn', `idle CPU % (${IDLE_MS / 1000} s)`, 'first connects/s', 'failed'],
+      ['server', 'connections', 'RSS MiB', 'RSS KiB/conn', 'heap KiB/conn', `idle CPU % (${timing(o.quick).idleMs / 1000} s)`, 'first connects/s', 'failed'],
       summary.map((r) => [name(r.target), r.connections.toLocaleString('en-US'), showSpread(r.rssMiB, 1), showSpread(r.perConnectionKiB, 1), showSpread(r.heapPerConnectionKiB, 1), showSpread(r.idleCpuPercent, 1), showSpread(r.connectPerSec), String(r.failed)]),
     ),
     '',
     formatTable(
-      ['reconnect storm', 'connections', 'connects/s', 'failed'],
-      storms.map((s) => [name(s.target), s.connections.toLocaleString('en-US'), showSpread(s.connectPerSec), String(s.failed)]),
+      ['reconnect storm', 'storm', 'connections', 'connects/s', 'failed'],
+      storms.map((s) => [name(s.target), String(s.storm), s.connections.toLocaleString('en-US'), showSpread(s.connectPerSec), String(s.failed)]),
     ),
     '',
-    'RSS KiB/conn: (RSS with the connections − RSS with none) / connections, read 3 s after the last one connected (V8 collects garbage when it',
-    'likes: a heap not yet collected counts). first connects: GridPatrol checks each new password with scrypt; the storm comes within the',
-    'registry\'s 60 s cache of verified passwords for the devices connected last, so fewer scrypt checks.',
+    `RSS KiB/conn: (RSS with the connections − RSS with none) / connections, read ${timing(o.quick).settleMs / 1000} s after the last one connected (V8 collects garbage`,
+    'when it likes: a heap not yet collected counts). first connects: GridPatrol checks each new password with scrypt (N=2^12). Storm 1 comes',
+    'after the idle measurements: passwords verified more than 60 s before are out of the registry\'s cache and take scrypt again; storm 2',
+    'follows at once, every password cached: the broker\'s own connect rate.',
     `Load average (1 min) around the runs: ${Math.min(...runs.map((r) => r.loadAverage.before))}–${Math.max(...runs.map((r) => r.loadAverage.after))} on ${mach.cpus.count} cores.`,
   ];
   const failed = runs.filter((r) => r.error);

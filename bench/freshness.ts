@@ -102,12 +102,15 @@ async function probe(samples: number, drone: MqttClient, clients: LoopbackClient
     }
   };
   const all: Array<Promise<void>> = [];
-  for (let i = 0; i < samples; i++) {
+  let failure: unknown;
+  for (let i = 0; i < samples && failure === undefined; i++) {
     const due = start + i * INTERVAL_MS;
     if (due > performance.now()) await sleep(due - performance.now());
-    all.push(one(i));
+    // handled at once: a probe that fails while later ones are still being fired stops the firing
+    all.push(one(i).catch((err: unknown) => void (failure ??= err)));
   }
   await Promise.all(all);
+  if (failure !== undefined) throw failure;
   return { visible, acks, requests };
 }
 

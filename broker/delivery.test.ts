@@ -60,6 +60,19 @@ describe('broker: acknowledgement, last will and limits', () => {
     expect(kit.received).toEqual([]);
   });
 
+  it('takes every QoS 0 message a device sent before its DISCONNECT, however far ingest is behind', async () => {
+    kit = await startKit({ maxMessagesPerSec: 1_000_000 });
+    const password = await kit.register('drone-1');
+    // a slow ingest: the messages wait in the connection while the device already hangs up
+    kit.ingest.handle = () => new Promise((r) => setTimeout(r, 1));
+    const drone = await kit.connect({ username: 'drone-1', password });
+    const pad = 'x'.repeat(200);
+    for (let seq = 1; seq <= 4000; seq++) drone.publish(topics.droneTelemetry('drone-1'), `{"seq":${seq},"pad":"${pad}"}`, { qos: 0 });
+    await drone.endAsync();
+    await until(() => kit.received.length === 4000, 10_000);
+    expect(kit.received.map((m) => JSON.parse(m.payload.toString()).seq)).toEqual(Array.from({ length: 4000 }, (_, i) => i + 1));
+  });
+
   it('publishes no wills when the broker itself shuts down', async () => {
     kit = await startKit();
     const password = await kit.register('drone-1');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import mqttPacket from 'mqtt-packet';
-import { PacketSizeScanner } from './packet-limit.js';
+import { PassThrough } from 'node:stream';
+import { PacketLimitedStream, PacketSizeScanner } from './packet-limit.js';
 
 const publish = (payloadBytes: number) =>
   mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.alloc(payloadBytes), qos: 0, dup: false, retain: false });
@@ -29,5 +30,22 @@ describe('PacketSizeScanner', () => {
 
   it('refuses a remaining length longer than four bytes', () => {
     expect(new PacketSizeScanner(1 << 30).accept(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toBe(false);
+  });
+});
+
+describe('PacketLimitedStream', () => {
+  it('hands the socket what was written in one tick as one write (a PUBACK is three pieces)', async () => {
+    const socket = new PassThrough();
+    const writes: Buffer[] = [];
+    const write = socket.write.bind(socket);
+    socket.write = ((chunk: Buffer, ...rest: never[]) => {
+      writes.push(chunk);
+      return write(chunk, ...rest);
+    }) as typeof socket.write;
+    const conn = new PacketLimitedStream(socket, 1000, () => {});
+    for (const messageId of [1, 2, 3]) mqttPacket.writeToStream({ cmd: 'puback', messageId }, conn);
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toHaveLength(1);
+    expect(Buffer.concat(writes)).toEqual(Buffer.concat([1, 2, 3].map((messageId) => mqttPacket.generate({ cmd: 'puback', messageId }))));
   });
 });

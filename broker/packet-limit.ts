@@ -73,9 +73,18 @@ export class PacketLimitedStream extends Duplex {
         inner.pause();
       }
     });
-    inner.on('end', () => this.push(null));
+    // A peer that sends its last packets and hangs up (DISCONNECT, then FIN) ends the socket, which
+    // then closes; what is already passed on but not yet read by Aedes must still be read. Only a
+    // socket that closes without ending (reset, error) takes this stream down at once.
+    let ended = false;
+    inner.on('end', () => {
+      ended = true;
+      this.push(null);
+    });
     inner.on('error', (err) => this.destroy(err));
-    inner.on('close', () => this.destroy());
+    inner.on('close', () => {
+      if (!ended) this.destroy();
+    });
   }
 
   override _read(): void {
@@ -83,8 +92,19 @@ export class PacketLimitedStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    // the peer hung up: nothing reaches it any more (a PUBACK it did not wait for), but what it sent before is still read
+    if (this.inner.writableEnded || this.inner.destroyed) return cb();
     if (this.inner.write(chunk)) cb();
     else this.inner.once('drain', () => cb());
+  }
+
+  /**
+   * Aedes writes a packet in pieces into a corked stream (mqtt-packet: a PUBACK is three writes)
+   * and uncorks on the next tick: the pieces, and every other packet for this connection written
+   * in the same tick, go to the socket as one write (one syscall) instead of one each.
+   */
+  override _writev(chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>, cb: (err?: Error | null) => void): void {
+    this._write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), chunks[0]!.encoding, cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -8,10 +8,14 @@ export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gridpatrol_process_' });
   const r = [registry];
+  const messagesIn = new Tally('channel');
+  const recordsAccepted = new Tally('type');
   return {
     registry,
-    messagesIn: new Counter({ name: 'gridpatrol_messages_in_total', help: 'MQTT messages received for ingest', labelNames: ['channel'], registers: r }),
-    recordsAccepted: new Counter({ name: 'gridpatrol_records_accepted_total', help: 'records accepted into the spool', labelNames: ['type'], registers: r }),
+    messagesIn: messagesIn.counter({ name: 'gridpatrol_messages_in_total', help: 'MQTT messages received for ingest', registers: r }),
+    recordsAccepted: recordsAccepted.counter({ name: 'gridpatrol_records_accepted_total', help: 'records accepted into the spool', registers: r }),
+    /** per message and per record: counted here, handed to the two counters above when they are collected */
+    tally: { messagesIn, recordsAccepted },
     recordsRefused: new Counter({ name: 'gridpatrol_records_refused_total', help: 'records refused (dead letters), by stage and reason code', labelNames: ['stage', 'reason'], registers: r }),
     duplicates: new Counter({ name: 'gridpatrol_duplicates_total', help: 'records dropped as repeats of an already received seq', registers: r }),
     seqGaps: new Counter({ name: 'gridpatrol_seq_gaps_total', help: 'sequence numbers skipped by devices (missing messages)', registers: r }),
@@ -34,3 +38,36 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * A counter with one label, counted on the hot path as plain numbers and handed to prom-client
+ * when it collects (a scrape, or `get()`): an increment costs a property add instead of
+ * prom-client's label hashing and validation. Readers see exact values, as collection always
+ * comes first.
+ */
+export class Tally {
+  private pending: Record<string, number> = Object.create(null) as Record<string, number>;
+  private dirty = false;
+  private target: Counter<string> | undefined;
+
+  constructor(private readonly label: string) {}
+
+  add(value: string, n = 1): void {
+    this.pending[value] = (this.pending[value] ?? 0) + n;
+    this.dirty = true;
+  }
+
+  /** The prom-client counter this tally feeds; created once. */
+  counter(config: { name: string; help: string; registers: Registry[] }): Counter<string> {
+    this.target = new Counter({ ...config, labelNames: [this.label], collect: () => this.flush() });
+    return this.target;
+  }
+
+  private flush(): void {
+    if (!this.dirty || !this.target) return;
+    const pending = this.pending;
+    this.pending = Object.create(null) as Record<string, number>;
+    this.dirty = false;
+    for (const value in pending) this.target.inc({ [this.label]: value }, pending[value]!);
+  }
+}

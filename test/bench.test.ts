@@ -26,7 +26,7 @@ describe('benchmarks (--quick)', () => {
     ['ingest', /GridPatrol\+sqlite\s+1\s+single\s+500\s/],
     ['alert-latency', /p50 ms/],
     ['freshness', /sqlite\s+\d+\/\d+\s+\d/],
-    ['connections', /GridPatrol\s+200\s+\d/],
+    ["connections", /GridPatrol\s+100\s+\d/],
     ['queries', /sqlite\s+track .* right/],
     ['startup', /empty\s+\d/],
   ])('%s runs and prints its figures', async (name, row) => {

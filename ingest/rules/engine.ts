@@ -1,10 +1,11 @@
 import type { GridIndex } from '../../core/grids.js';
-import type { StoreRecord } from '../../core/records.js';
+import type { StoreRecord, TelemetryRecord } from '../../core/records.js';
 import { fingerprint, type Rule, type RulesFile, type RuleSignal } from '../../core/rules.js';
 import type { Logger } from '../../lib/logger.js';
 import { KINDS } from './kinds/index.js';
-import { isDeviceRecord, type BaseState, type EntityKind, type EntityRef, type KindModule, type RuleContext, type RuleInput } from './kinds/types.js';
-import { devicePrefix, entityKey, entityOf, parseEntityKey, selectsEntity, selectsRecord } from './select.js';
+import { CellCache } from '../cell-cache.js';
+import { isDeviceRecord, type BaseState, type DeviceRecord, type EntityKind, type EntityRef, type KindModule, type RuleContext, type RuleInput } from './kinds/types.js';
+import { devicePrefix, entityKey, entityOf, parseEntityKey, selectsEntity, selectsRecord, type EntityFacts } from './select.js';
 import type { RuleStateStore } from './state-store.js';
 
 export interface RulesEngineDeps {
@@ -39,12 +40,21 @@ export class RulesEngine {
   /** signals owed from construction (state of rules that were removed while we were down) */
   private pending: RuleSignal[];
   private readonly failing = new Set<string>();
+  /** the registry's cells, cached: asked for every record (see CellCache) */
+  private readonly assignedCells: CellCache;
+  private readonly sensorCells: CellCache;
 
   constructor(deps: RulesEngineDeps) {
     this.now = deps.now ?? Date.now;
     this.store = deps.state;
     this.log = deps.log.child({ component: 'rules' });
-    this.ctx = { grids: deps.grids, assignedCell: deps.assignedCell, sensorCell: deps.sensorCell, startedAt: this.now() };
+    this.assignedCells = new CellCache(deps.assignedCell, this.now);
+    this.sensorCells = new CellCache(deps.sensorCell, this.now);
+    this.ctx = {
+      grids: deps.grids, startedAt: this.now(),
+      assignedCell: (id) => this.assignedCells.get(id),
+      sensorCell: (id) => this.sensorCells.get(id),
+    };
     this.file = deps.rules;
     this.active = enabled(deps.rules);
     const keep = new Map(this.active.map((r) => [r.id, r.kind]));
@@ -65,33 +75,32 @@ export class RulesEngine {
     const out = this.takePending();
     const at = this.now();
     // Array.prototype.sort is stable: one device's records with equal times keep their order
-    const ordered = records.filter(isDeviceRecord).sort((a, b) => a.ts - b.ts);
-    // the registry is asked once per drone per call, however many rules want the assigned cell
-    const assigned = new Map<string, string | undefined>();
-    const assignedCell = (id: string) => {
-      if (!assigned.has(id)) assigned.set(id, this.ctx.assignedCell(id));
-      return assigned.get(id);
-    };
-    const ctx: RuleContext = { ...this.ctx, assignedCell };
-    for (const r of ordered)
+    const ordered = records.length === 1 ? records.filter(isDeviceRecord) : records.filter(isDeviceRecord).sort(byTime);
+    // per record, not per rule: the selector facts, and the entity (device, or device and metric) with its key and input
+    for (const r of ordered) {
+      const facts = new RecordFacts(r, this.ctx);
+      const device: Subject = { entity: undefined, key: '', input: undefined };
+      const metric: Subject = { entity: undefined, key: '', input: undefined };
       for (const rule of this.active) {
         const mod = moduleOf(rule);
         if (!mod.reads(rule, r) || !selectsRecord(rule.appliesTo, r)) continue;
-        const entity = entityOf(r, mod.perMetric);
-        const key = entityKey(entity);
+        const subject = mod.perMetric && r.type === 'reading' ? metric : device;
+        if (!subject.entity) {
+          subject.entity = entityOf(r, mod.perMetric);
+          subject.key = entityKey(subject.entity);
+        }
+        const { entity, key } = subject;
         const prev = this.store.get(rule.id, key);
-        const facts = {
-          kind: entity.kind, id: entity.id, cell: () => (r.type === 'reading' ? r.gridId : (assignedCell(entity.id) ?? r.gridId)),
-          ...(r.type === 'telemetry' ? { mode: r.mode } : {}),
-        };
         if (!selectsEntity(rule.appliesTo, facts)) {
           // e.g. a drone that landed under an airborne-only rule: what was open there is over
           if (prev) this.forget(rule.id, key, entity, r.ts, out);
           continue;
         }
         if (prev && mod.skipStale && r.ts < prev.lastTs) continue;
-        this.apply(rule, mod, key, prev, { type: 'record', entity, record: r, at }, out, ctx);
+        subject.input ??= { type: 'record', entity, record: r, at };
+        this.apply(rule, mod, key, prev, subject.input, out);
       }
+    }
     return out;
   }
 
@@ -150,6 +159,7 @@ export class RulesEngine {
   /** A device was removed: drop its state everywhere and clear what was open for it. */
   forgetDevice(kind: EntityKind, id: string, at: number = this.now()): RuleSignal[] {
     const out = this.takePending();
+    (kind === 'drone' ? this.assignedCells : this.sensorCells).forget(id);
     const device = entityKey({ kind, id });
     for (const { ruleId } of this.store.rules())
       for (const [key] of this.store.entries(ruleId))
@@ -157,10 +167,10 @@ export class RulesEngine {
     return out;
   }
 
-  private apply(rule: Rule, mod: KindModule<Rule, BaseState>, key: string, prev: BaseState | undefined, input: RuleInput, out: RuleSignal[], ctx = this.ctx): void {
+  private apply(rule: Rule, mod: KindModule<Rule, BaseState>, key: string, prev: BaseState | undefined, input: RuleInput, out: RuleSignal[]): void {
     let result;
     try {
-      result = mod.evaluate(prev, input, rule, ctx);
+      result = mod.evaluate(prev, input, rule, this.ctx);
     } catch (err) {
       // a bug in one rule kind must not stop ingest or the other rules; say it once per rule
       if (!this.failing.has(rule.id)) this.log.error({ err, ruleId: rule.id, entity: key }, 'rule evaluation failed; the rule is skipped for this input');
@@ -208,5 +218,34 @@ export class RulesEngine {
     const p = this.pending;
     this.pending = [];
     return p;
+  }
+}
+
+const byTime = (a: DeviceRecord, b: DeviceRecord) => a.ts - b.ts;
+
+/** An entity of the record at hand, made when the first rule needs it and shared by the others. */
+interface Subject {
+  entity: EntityRef | undefined;
+  key: string;
+  input: RuleInput | undefined;
+}
+
+/** What selectors match a record's device against; the cell is looked up only if a selector names cells. */
+class RecordFacts implements EntityFacts {
+  readonly kind: EntityKind;
+  readonly id: string;
+  readonly mode: TelemetryRecord['mode'] | undefined;
+
+  constructor(
+    private readonly r: DeviceRecord,
+    private readonly ctx: RuleContext,
+  ) {
+    this.kind = r.type === 'reading' ? 'sensor' : 'drone';
+    this.id = r.type === 'reading' ? r.sensorId : r.droneId;
+    this.mode = r.type === 'telemetry' ? r.mode : undefined;
+  }
+
+  cell(): string | undefined {
+    return this.r.type === 'reading' ? this.r.gridId : (this.ctx.assignedCell(this.id) ?? this.r.gridId);
   }
 }

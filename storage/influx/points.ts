@@ -6,55 +6,85 @@ import { ALERT_TRANSITION, EVENT, READING, TELEMETRY } from './influxql.js';
 /**
  * Records as InfluxDB points, exactly as CONTRACT.md "What lands in InfluxDB" names them:
  * tags are the device, its cell and its low-cardinality kind; time is the device's ts in ms.
+ *
+ * Each point's line is written here, straight from the record: building the client's Point
+ * (objects of tags and fields, sorted and escaped again for every line) cost more than the rest
+ * of a write. The line is what Point.toLineProtocol gives for the same fields (same escaping,
+ * number formatting, sorted tags and fields, ms time), and the same values are refused: a float
+ * that is not finite, an integer out of range.
  */
 export function toPoint(r: StoreRecord): Point {
   switch (r.type) {
     case 'telemetry':
-      return telemetryPoint(r);
+      return new LinePoint(telemetryLine(r));
     case 'event':
-      return eventPoint(r);
+      return new LinePoint(eventLine(r));
     case 'reading':
-      return readingPoint(r);
+      return new LinePoint(readingLine(r));
     case 'alert_transition':
-      return alertTransitionPoint(r);
+      return new LinePoint(alertTransitionLine(r));
     default:
       throw new TypeError(`unknown record type: ${JSON.stringify((r as { type?: unknown }).type)}`);
   }
 }
 
-function optionalFloat(p: Point, name: string, v: number | undefined): void {
-  if (v !== undefined) p.floatField(name, v);
+/** A Point whose line protocol is already written; the WriteApi only asks it for that line. */
+class LinePoint extends Point {
+  constructor(private readonly line: string) {
+    super();
+  }
+
+  override toLineProtocol(): string {
+    return this.line;
+  }
 }
 
-function optionalString(p: Point, name: string, v: string | undefined): void {
-  if (v !== undefined) p.stringField(name, v);
+// Line protocol escaping, as the client's `escape`: tag keys and values (and field keys) escape
+// comma, equals sign, space, tab, CR and LF; string field values escape the quote and the backslash.
+const TAG_SPECIAL = /[,= \t\r\n]/;
+const TAG_ESCAPES: Record<string, string> = { ',': '\\,', '=': '\\=', ' ': '\\ ', '\t': '\\t', '\r': '\\r', '\n': '\\n' };
+const tag = (v: string): string => (TAG_SPECIAL.test(v) ? v.replace(/[,= \t\r\n]/g, (c) => TAG_ESCAPES[c]!) : v);
+const quoted = (v: string): string => `"${/["\\]/.test(v) ? v.replace(/["\\]/g, (c) => `\\${c}`) : v}"`;
+
+function float(name: string, v: number): string {
+  if (!Number.isFinite(v)) throw new Error(`invalid float value for field '${name}': ${v}`);
+  return String(v);
 }
 
-function telemetryPoint(r: TelemetryRecord): Point {
-  const p = new Point(TELEMETRY).tag('drone_id', r.droneId).tag('grid_id', r.gridId).timestamp(r.ts);
-  for (const f of ['lat', 'lon', 'alt', 'speed', 'heading', 'battery', 'rssi', 'sats'] as const) p.floatField(f, r[f]);
-  optionalFloat(p, 'vs', r.vs);
-  optionalFloat(p, 'voltage', r.voltage);
-  p.intField('seq', r.seq).stringField('mode', r.mode);
-  optionalString(p, 'patrol_id', r.patrolId);
-  return p;
+function int(name: string, v: number): string {
+  if (Number.isNaN(v) || v <= -9223372036854776e3 || v >= 9223372036854776e3) throw new Error(`invalid integer value for field '${name}': '${v}'!`);
+  return `${Math.floor(v)}i`;
 }
 
-function eventPoint(r: DetectionRecord): Point {
-  const p = new Point(EVENT).tag('drone_id', r.droneId).tag('grid_id', r.gridId).tag('kind', r.kind).timestamp(r.ts);
-  p.floatField('confidence', r.confidence);
-  optionalFloat(p, 'lat', r.lat);
-  optionalFloat(p, 'lon', r.lon);
-  optionalString(p, 'image_url', r.imageUrl);
-  return p;
+/** `,key=value`, or nothing for an empty value (the client leaves those out). Callers give tags in sorted key order. */
+const tagPair = (key: string, v: string): string => (v ? `,${key}=${tag(v)}` : '');
+
+const time = (ts: number) => String(Math.floor(ts));
+
+/** Fields in sorted order: alt, battery, heading, lat, lon, mode, patrol_id, rssi, sats, seq, speed, voltage, vs. */
+function telemetryLine(r: TelemetryRecord): string {
+  let f = `alt=${float('alt', r.alt)},battery=${float('battery', r.battery)},heading=${float('heading', r.heading)},lat=${float('lat', r.lat)},lon=${float('lon', r.lon)},mode=${quoted(r.mode)}`;
+  if (r.patrolId !== undefined) f += `,patrol_id=${quoted(r.patrolId)}`;
+  f += `,rssi=${float('rssi', r.rssi)},sats=${float('sats', r.sats)},seq=${int('seq', r.seq)},speed=${float('speed', r.speed)}`;
+  if (r.voltage !== undefined) f += `,voltage=${float('voltage', r.voltage)}`;
+  if (r.vs !== undefined) f += `,vs=${float('vs', r.vs)}`;
+  return `${TELEMETRY}${tagPair('drone_id', r.droneId)}${tagPair('grid_id', r.gridId)} ${f} ${time(r.ts)}`;
 }
 
-function readingPoint(r: ReadingRecord): Point {
-  const p = new Point(READING).tag('sensor_id', r.sensorId).tag('grid_id', r.gridId).tag('metric', r.metric).timestamp(r.ts);
-  p.floatField('value', r.value);
-  if (r.seq !== undefined) p.intField('seq', r.seq);
-  optionalString(p, 'unit', r.unit);
-  return p;
+function eventLine(r: DetectionRecord): string {
+  let f = `confidence=${float('confidence', r.confidence)}`;
+  if (r.imageUrl !== undefined) f += `,image_url=${quoted(r.imageUrl)}`;
+  if (r.lat !== undefined) f += `,lat=${float('lat', r.lat)}`;
+  if (r.lon !== undefined) f += `,lon=${float('lon', r.lon)}`;
+  return `${EVENT}${tagPair('drone_id', r.droneId)}${tagPair('grid_id', r.gridId)}${tagPair('kind', r.kind)} ${f} ${time(r.ts)}`;
+}
+
+function readingLine(r: ReadingRecord): string {
+  let f = '';
+  if (r.seq !== undefined) f += `seq=${int('seq', r.seq)},`;
+  if (r.unit !== undefined) f += `unit=${quoted(r.unit)},`;
+  f += `value=${float('value', r.value)}`;
+  return `${READING}${tagPair('grid_id', r.gridId)}${tagPair('metric', r.metric)}${tagPair('sensor_id', r.sensorId)} ${f} ${time(r.ts)}`;
 }
 
 /**
@@ -62,11 +92,11 @@ function readingPoint(r: ReadingRecord): Point {
  * because a tag per alert would grow the series without bound. Distinct transitions get distinct
  * milliseconds from the alert service (core/records.ts), so none overwrites another.
  */
-function alertTransitionPoint(r: AlertTransitionRecord): Point {
-  const p = new Point(ALERT_TRANSITION).tag('grid_id', r.gridId).tag('severity', r.severity).tag('rule', r.rule).timestamp(r.ts);
-  p.stringField('alert_id', r.alertId).stringField('entity_id', r.entityId).stringField('state', r.state).stringField('actor', r.actor);
-  optionalString(p, 'note', r.note);
-  return p;
+function alertTransitionLine(r: AlertTransitionRecord): string {
+  let f = `actor=${quoted(r.actor)},alert_id=${quoted(r.alertId)},entity_id=${quoted(r.entityId)}`;
+  if (r.note !== undefined) f += `,note=${quoted(r.note)}`;
+  f += `,state=${quoted(r.state)}`;
+  return `${ALERT_TRANSITION}${tagPair('grid_id', r.gridId)}${tagPair('rule', r.rule)}${tagPair('severity', r.severity)} ${f} ${time(r.ts)}`;
 }
 
 /** One InfluxQL result row with its series tags merged in; absent fields are null. */

@@ -67,6 +67,22 @@ export function classifyWriteError(err: unknown): Exclude<WriteResult, { status:
   return { status: 'retry', reason: `${e.name}${typeof code === 'string' ? ` ${code}` : ''}: ${e.message}`.slice(0, MAX_REASON_CHARS) };
 }
 
+/**
+ * The client gzips every request body over 1,000 bytes, a batch of 5,000 points is about 1 MB,
+ * and zlib runs in libuv's thread pool beside the spool's file writes. Towards an InfluxDB on
+ * this machine that CPU buys nothing; towards a remote one it saves most of the bytes. The
+ * client's transport knows the host it was given (read defensively: not part of its typed API).
+ */
+export function gzipThreshold(target: Pick<WriteTarget, 'client'>): number | undefined {
+  const host = (target.client.transport as { defaultOptions?: { hostname?: unknown } }).defaultOptions?.hostname;
+  return typeof host === 'string' && isLoopback(host) ? Number.MAX_SAFE_INTEGER : undefined;
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
 /** The client retries exactly these (WriteApiImpl: not an HttpError, or a status of 429 or more). */
 function clientRetries(err: Error): boolean {
   return !(err instanceof HttpError) || err.statusCode >= 429;
@@ -74,13 +90,14 @@ function clientRetries(err: Error): boolean {
 
 /**
  * Writes one batch through its own WriteApi and resolves once every line is confirmed, or once
- * the batch is decided otherwise. The client sends, gzips and retries (maxRetries, backoff); its
+ * the batch is decided otherwise. The client sends, gzips (not over loopback) and retries (maxRetries, backoff); its
  * writeSuccess/writeFailed hooks report each attempt, so the outcome of the client's own retries
  * is awaited too. The WriteApi is disposed when the batch is decided: nothing is left retrying
  * in the background behind the spool writer's back.
  */
 export function writeBatch(target: WriteTarget, points: readonly Point[], tuning: WriteTuning): Promise<WriteResult> {
   if (points.length === 0) return Promise.resolve({ status: 'accepted' });
+  const gzip = gzipThreshold(target);
   return new Promise((resolve) => {
     let confirmed = 0;
     let settled = false;
@@ -100,6 +117,7 @@ export function writeBatch(target: WriteTarget, points: readonly Point[], tuning
       retryJitter: Math.round(tuning.minRetryDelayMs / 2),
       maxRetryTime: 10 * 60_000, // bounded by maxRetries long before this
       maxBufferLines: points.length * 2,
+      ...(gzip !== undefined && { gzipThreshold: gzip }),
       writeSuccess(lines) {
         confirmed += lines.length;
         if (confirmed >= points.length) settle({ status: 'accepted' });

@@ -9,9 +9,10 @@ import type { Broker } from './broker/types.js';
 import type { Config } from './core/config.js';
 import type { Principal } from './core/principal.js';
 import { buildIngest } from './ingest/pipeline.js';
-import { Spool } from './ingest/spool.js';
+import { Spool, type SpoolStats } from './ingest/spool.js';
 import { SpoolWriter } from './ingest/writer.js';
 import { resolveAdminToken } from './lib/admin-token.js';
+import { loadTls } from './lib/tls.js';
 import { loadGrids } from './lib/grids.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
@@ -38,13 +39,13 @@ export interface GridPatrol {
   deadLetters: DeadLetters;
   alerting: Alerting;
   adminToken: { token: string; generated: boolean; file: string };
-  /** Listens on every port and starts the writer; the real ports (0 picks free ones). */
-  start(): Promise<{ mqttPort: number; wsPort: number; httpPort: number }>;
+  /** Listens on every port and starts the writer; the real ports (0 picks free ones; mqttsPort null without TLS). */
+  start(): Promise<{ mqttPort: number; wsPort: number; httpPort: number; mqttsPort: number | null }>;
   /** Stops taking messages, lets the writer finish its batch, closes everything. */
   stop(): Promise<void>;
 }
 
-function makeStore(config: Config, log: Logger): TelemetryStore {
+export function makeStore(config: Config, log: Logger): TelemetryStore {
   return config.store.type === 'sqlite' ? new SqliteStore(config.store.path) : new InfluxStore(config.store, { log });
 }
 
@@ -59,6 +60,7 @@ function constantTimeEqual(a: string, b: string): boolean {
  */
 export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Promise<GridPatrol> {
   mkdirSync(config.dataDir, { recursive: true });
+  const tls = loadTls(config.tls);
   const metrics = createMetrics();
   const grids = loadGrids(config.gridsFile);
   const meta = openMetadataDb(join(config.dataDir, 'gridpatrol.db'));
@@ -82,7 +84,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
   const verifyToken = async (token: string): Promise<Principal | null> =>
     constantTimeEqual(token, adminToken.token) ? { type: 'person', tokenId: 'admin', name: 'admin', role: 'admin' } : tokens.verify(token);
 
-  const broker = buildBroker({ config, devices, verifyToken, ingest: (msg) => ingest.accept(msg), metrics, log });
+  const broker = buildBroker({ config, tls, devices, verifyToken, ingest: (msg) => ingest.accept(msg), metrics, log });
   publish = (topic, payload) =>
     broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, (err) => {
       if (err) log.warn({ err, topic }, 'broker publish failed');
@@ -91,16 +93,25 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
   let wsPort: number | null = null;
   const readiness = async () => {
     const s = spool.stats();
-    const storeOk = await store.ping().catch(() => false);
+    const answers = await store.ping().catch(() => false);
+    const failing = writer.storeFailure;
     return {
       broker: { ok: listening, detail: listening ? undefined : 'not listening' },
-      store: { ok: storeOk, detail: storeOk ? undefined : `${store.kind} store does not answer; records wait in the spool` },
-      spool: { ok: !s.full, detail: s.full ? `at its disk budget (${s.pendingBytes} bytes): publishes are refused until the store catches up` : `${s.pendingRecords} records waiting` },
+      store: {
+        ok: answers && !failing,
+        detail: !answers
+          ? `${store.kind} store does not answer; records wait in the spool`
+          : failing
+            ? `${store.kind} store fails writes since ${new Date(failing.since).toISOString()} (${failing.reason}); records wait in the spool`
+            : undefined,
+      },
+      spool: { ok: !s.full && !s.writeError, detail: spoolDetail(s) },
+      ...(broker.redis && { redis: broker.redis.health() }),
     };
   };
   registerStateGauges(metrics, { spool, alerting, now: Date.now });
   const api = await buildApp({
-    store, live, devices, deadLetters, grids, metrics, log, verifyToken, readiness, alerting, db: meta, tokens,
+    store, live, devices, deadLetters, grids, metrics, log, verifyToken, readiness, alerting, db: meta, tokens, tls,
     dashboard: { mqttWsPort: () => wsPort, tileUrl: config.dashboard.tileUrl, tileAttribution: config.dashboard.tileAttribution },
   });
 
@@ -114,7 +125,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
       await api.listen({ host: config.host, port: config.httpPort });
       listening = true;
       const addr = api.server.address();
-      return { mqttPort: ports.mqttPort, wsPort: ports.wsPort, httpPort: typeof addr === 'object' && addr ? addr.port : config.httpPort };
+      return { mqttPort: ports.mqttPort, wsPort: ports.wsPort, mqttsPort: ports.mqttsPort, httpPort: typeof addr === 'object' && addr ? addr.port : config.httpPort };
     },
     async stop() {
       listening = false;
@@ -129,8 +140,14 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
   };
 }
 
+function spoolDetail(s: SpoolStats): string {
+  if (s.writeError) return `cannot write to disk (${s.writeError}): publishes are refused until it can`;
+  if (s.full) return `at its disk budget (${s.pendingBytes} bytes): publishes are refused until the store catches up`;
+  return `${s.pendingRecords} records waiting`;
+}
+
 /** Gauges read when /metrics is scraped: state that is cheaper to look at than to track. */
-function registerStateGauges(metrics: Metrics, s: { spool: Spool; alerting: Alerting; now: () => number }): void {
+export function registerStateGauges(metrics: Metrics, s: { spool: Spool; alerting: Alerting; now: () => number }): void {
   const r = [metrics.registry];
   new Gauge({
     name: 'gridpatrol_spool_oldest_age_seconds', help: 'age of the oldest record not yet read by the writer (ingest lag)', registers: r,
@@ -165,7 +182,7 @@ function registerStateGauges(metrics: Metrics, s: { spool: Spool; alerting: Aler
 }
 
 /** The store may be down at start (InfluxDB restarting): start anyway, the writer retries. */
-async function initStore(store: TelemetryStore, live: LiveState, log: Logger): Promise<void> {
+export async function initStore(store: TelemetryStore, live: LiveState, log: Logger): Promise<void> {
   try {
     await store.init();
     const [telemetry, readings] = await Promise.all([store.latestTelemetry(), store.latestReadings()]);

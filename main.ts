@@ -1,20 +1,28 @@
 import { parseArgs } from 'node:util';
+import { buildRole } from './cluster/roles.js';
 import { buildGridPatrol } from './gridpatrol.js';
 import { loadConfig, settingsHelp } from './lib/config.js';
 import { createLogger, createTerminalLogger } from './lib/logger.js';
 
-const USAGE = `gridpatrol: MQTT broker, ingest pipeline and HTTP API in one process
+const USAGE = `gridpatrol: MQTT broker, ingest pipeline and HTTP API in one process, or one role of a split deployment
 
 Usage: npm start [-- --help]
+       tsx main.ts [all|broker|ingest|api]    (wins over GRIDPATROL_ROLE)
 `;
+const ROLES = ['all', 'broker', 'ingest', 'api'];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, strict: true });
+  const { values, positionals } = parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
   if (values.help) {
     process.stdout.write(`${USAGE}\n${settingsHelp()}\n`);
     return;
   }
-  const loaded = loadConfig(process.env);
+  const role = positionals[0];
+  if (positionals.length > 1 || (role !== undefined && !ROLES.includes(role))) {
+    process.stderr.write(`gridpatrol: unknown role ${JSON.stringify(positionals.join(' '))}: expected one of ${ROLES.join(', ')}\n`);
+    process.exit(2);
+  }
+  const loaded = loadConfig(role ? { ...process.env, GRIDPATROL_ROLE: role } : process.env);
   if (!loaded.ok) {
     for (const line of loaded.errors) process.stderr.write(`gridpatrol: ${line}\n`);
     process.exit(2);
@@ -23,7 +31,7 @@ async function main(): Promise<void> {
   const log = process.stdout.isTTY ? createTerminalLogger(config.logLevel) : createLogger(config.logLevel);
   let gp;
   try {
-    gp = await buildGridPatrol(config, log);
+    gp = config.role === 'all' ? await buildGridPatrol(config, log) : await buildRole(config, log);
   } catch (err) {
     process.stderr.write(`gridpatrol: ${(err as Error).message}\n`);
     process.exit(2);
@@ -35,11 +43,16 @@ async function main(): Promise<void> {
     ports = await gp.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+    // not a listener's error (e.g. GRIDPATROL_REDIS_URL does not answer): its message names the setting
+    if (e.port === undefined && e.syscall === undefined) {
+      process.stderr.write(`gridpatrol: ${e.message}\n`);
+      process.exit(2);
+    }
     const where = e.port !== undefined ? ` ${e.address ?? config.host}:${e.port}` : '';
     process.stderr.write(`gridpatrol: cannot listen${where}: ${e.code ?? ''} ${e.message} (check GRIDPATROL_HOST and the *_PORT settings)\n`);
     process.exit(2);
   }
-  log.info({ ...ports, host: config.host, store: config.store.type, dataDir: config.dataDir }, 'gridpatrol listening');
+  log.info({ ...ports, host: config.host, store: config.store.type, dataDir: config.dataDir, ...(config.role !== 'all' && { role: config.role }) }, 'gridpatrol listening');
 
   let stopping = false;
   const stop = async (signal: string) => {

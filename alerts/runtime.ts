@@ -55,7 +55,7 @@ export function buildAlerting(d: AlertingDeps) {
   const service = new AlertService({ db: d.db, grids: d.grids, rules: () => rulesFile, sink: d.sink, now, log, metrics: d.metrics });
   const sse = new SseHub();
   const webhooks = d.config.webhooks.targets.length
-    ? new Webhooks({ db: d.db, targets: d.config.webhooks.targets, secret: d.config.webhooks.secret!, log, now })
+    ? new Webhooks({ db: d.db, targets: d.config.webhooks.targets, secret: d.config.webhooks.secret!, timeoutMs: d.config.webhooks.timeoutMs, log, now })
     : null;
   const sendCommand = (droneId: string, cmd: DroneCommand) => d.publish(topics.droneCommands(droneId), JSON.stringify(cmd));
   const dispatcher = new Dispatcher({

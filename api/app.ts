@@ -49,11 +49,15 @@ export interface ApiDeps {
   bodyLimitBytes?: number;
   /** the dashboard at `/`: where live data comes from, optional map tiles, the bundle's folder */
   dashboard?: Partial<DashboardOptions>;
+  /** certificate and key: the API listens over HTTPS instead of HTTP */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** The HTTP API, built but not listening: tests `inject`, main listens. */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 64 * 1024, logController: new LogController({ disableRequestLogging: true }) });
+  const options = { loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger, bodyLimit: deps.bodyLimitBytes ?? 64 * 1024, logController: new LogController({ disableRequestLogging: true }) };
+  // an HTTPS instance differs from an HTTP one only in its server type; routes see the same request and reply
+  const app: FastifyInstance = deps.tls ? (Fastify({ ...options, https: { cert: deps.tls.cert, key: deps.tls.key } }) as unknown as FastifyInstance) : Fastify(options);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandlers(app);

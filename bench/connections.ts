@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import type { LoadDevice } from '../simulators/load.js';
 import { testEnv } from '../test/helpers/gridpatrol.js';
 import { stopProcess } from '../test/helpers/influxd.js';
+import { startRedis } from '../test/helpers/redis.js';
 import { describe } from './ingest.js';
 import { oneLine } from './ingest-report.js';
 import { startGridPatrol, type RunningGridPatrol } from './lib/gridpatrol.js';
@@ -31,7 +32,8 @@ export interface ConnectionsBenchOptions {
   workers: number;
 }
 
-type Target = 'gridpatrol' | 'aedes';
+/** gridpatrol-redis: GridPatrol with its broker's state in a throwaway redis-server (GRIDPATROL_REDIS_URL) */
+export type Target = 'gridpatrol' | 'gridpatrol-redis' | 'aedes';
 
 interface Level {
   connections: number;
@@ -45,9 +47,11 @@ interface Level {
   idleCpuPercent: number | null;
   /** GridPatrol's V8 heap in use (gridpatrol_process_nodejs_heap_size_used_bytes) per connection, KiB */
   heapPerConnectionKiB: number | null;
+  /** gridpatrol-redis: (Redis's RSS now − with no connection) / connections, KiB */
+  redisPerConnectionKiB?: number | null;
 }
 
-interface ConnectionsRun {
+export interface ConnectionsRun {
   target: Target;
   run: number;
   baseRssKiB: number | null;
@@ -137,6 +141,8 @@ interface Server {
   /** connections the server counts as open, when it says */
   connections(): Promise<number | null>;
   heapUsedBytes(): Promise<number | null>;
+  /** the redis-server of target gridpatrol-redis */
+  redisPid?: number;
   stop(): Promise<void>;
 }
 
@@ -149,7 +155,8 @@ async function startServer(target: Target, devices: number, nofile: number): Pro
       devices: Array.from({ length: devices }, (_, i) => ({ id: `idle-${String(i + 1).padStart(6, '0')}`, password: 'not checked' })),
     };
   }
-  const env = testEnv({ GRIDPATROL_MAX_CONNECTIONS: String(Math.max(20_000, devices + 100)) });
+  const redis = target === 'gridpatrol-redis' ? await startRedis() : undefined;
+  const env = testEnv({ GRIDPATROL_MAX_CONNECTIONS: String(Math.max(20_000, devices + 100)), ...(redis && { GRIDPATROL_REDIS_URL: redis.url }) });
   const dataDir = env.GRIDPATROL_DATA_DIR!;
   const seeded = await seedDrones(dataDir, devices, 'idle');
   let gp: RunningGridPatrol;
@@ -157,6 +164,7 @@ async function startServer(target: Target, devices: number, nofile: number): Pro
     gp = await startGridPatrol(env, [], nofile);
   } catch (err) {
     await rm(dataDir, { recursive: true, force: true });
+    await redis?.stop();
     throw err;
   }
   gp.child.stdout!.resume();
@@ -169,17 +177,19 @@ async function startServer(target: Target, devices: number, nofile: number): Pro
       pid: gp.child.pid!, port: gp.ports.mqttPort,
       connections: () => metric('gridpatrol_mqtt_connections'),
       heapUsedBytes: () => metric('gridpatrol_process_nodejs_heap_size_used_bytes'),
+      redisPid: redis?.pid,
       async stop() {
         await stopProcess(gp.child, 15_000);
         await gp.exited;
         await rm(dataDir, { recursive: true, force: true });
+        await redis?.stop();
       },
     },
     devices: seeded,
   };
 }
 
-async function runConnections(o: ConnectionsBenchOptions, target: Target, run: number, log: (line: string) => void): Promise<ConnectionsRun> {
+export async function runConnections(o: ConnectionsBenchOptions, target: Target, run: number, log: (line: string) => void): Promise<ConnectionsRun> {
   const max = Math.max(...o.counts);
   const nofile = max + 1024;
   const { idleMs, settleMs } = timing(o.quick);
@@ -192,6 +202,7 @@ async function runConnections(o: ConnectionsBenchOptions, target: Target, run: n
     for (let k = 0; k < o.workers; k++) workers.push(await Worker.start(Math.ceil(max / o.workers) + 1024));
     await sleep(settleMs);
     result.baseRssKiB = rssKiB(server.pid);
+    const baseRedis = server.redisPid ? rssKiB(server.redisPid) : null;
     const baseHeap = await server.heapUsedBytes();
     let open = 0;
     for (const count of o.counts) {
@@ -212,6 +223,8 @@ async function runConnections(o: ConnectionsBenchOptions, target: Target, run: n
         idleCpuPercent: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) * 1000) / idleMs) / 10 : null,
         heapPerConnectionKiB: heap !== null && baseHeap !== null ? Math.round(((heap - baseHeap) / 1024 / count) * 10) / 10 : null,
       };
+      const redisRss = server.redisPid ? rssKiB(server.redisPid) : null;
+      if (redisRss !== null && baseRedis !== null) level.redisPerConnectionKiB = Math.round(((redisRss - baseRedis) / count) * 10) / 10;
       result.levels.push(level);
       log(`connections ${target} run ${run}: ${count} idle (${added.failed} failed${added.errors[0] ? `: ${added.errors[0]}` : ''}), ` +
         `${level.connectPerSec}/s connecting, RSS ${rss} KiB = ${level.perConnectionKiB} KiB per connection, idle CPU ${level.idleCpuPercent} %`);
@@ -283,8 +296,8 @@ export async function connectionsBench(o: ConnectionsBenchOptions, log: (line: s
     ),
     '',
     `RSS KiB/conn: (RSS with the connections − RSS with none) / connections, read ${timing(o.quick).settleMs / 1000} s after the last one connected (V8 collects garbage`,
-    'when it likes: a heap not yet collected counts). first connects: GridPatrol checks each new password with scrypt (N=2^12). Storm 1 comes',
-    'after the idle measurements: passwords verified more than 60 s before are out of the registry\'s cache and take scrypt again; storm 2',
+    'when it likes: a heap not yet collected counts). first connects: GridPatrol checks each new password against its salted SHA-256 in the registry. Storm 1 comes',
+    'after the idle measurements: passwords verified more than 60 s before are out of the registry\'s cache and are read from SQLite again; storm 2',
     'follows at once, every password cached: the broker\'s own connect rate.',
     `Load average (1 min) around the runs: ${Math.min(...runs.map((r) => r.loadAverage.before))}–${Math.max(...runs.map((r) => r.loadAverage.after))} on ${mach.cpus.count} cores.`,
   ];

@@ -5,6 +5,8 @@ import { topics } from '../core/topics.js';
 import type { LoadDevice } from '../simulators/load.js';
 import { connectMqtt, registerDevice, testEnv, type Http } from '../test/helpers/gridpatrol.js';
 import { startInfluxd, stopProcess, type Influxd } from '../test/helpers/influxd.js';
+import { writeRulesFile } from '../test/helpers/alerts.js';
+import { benchRules } from './alert-latency.js';
 import { describe, type StoreKind } from './ingest.js';
 import { oneLine } from './ingest-report.js';
 import { startGridPatrol, type RunningGridPatrol } from './lib/gridpatrol.js';
@@ -125,9 +127,12 @@ async function runFreshness(o: FreshnessBenchOptions, store: StoreKind, run: num
   let drone: MqttClient | undefined;
   let clients: LoopbackClients | undefined;
   let dataDir: string | undefined;
+  let rules: ReturnType<typeof writeRulesFile> | undefined;
   try {
     influx = store === 'influx' ? await startInfluxd() : undefined;
-    const env = testEnv({ GRIDPATROL_MAX_MSGS_PER_SEC: '10000000', GRIDPATROL_FLUSH_INTERVAL_MS: '200', ...(influx && { GRIDPATROL_INFLUX_URL: influx.url }) });
+    // the bundled rules with the altitude ceiling above the generator's random altitudes, as in the other benchmarks: an alert storm is not freshness
+    rules = writeRulesFile(benchRules());
+    const env = testEnv({ GRIDPATROL_MAX_MSGS_PER_SEC: '10000000', GRIDPATROL_FLUSH_INTERVAL_MS: '200', GRIDPATROL_RULES_FILE: rules.path, ...(influx && { GRIDPATROL_INFLUX_URL: influx.url }) });
     dataDir = env.GRIDPATROL_DATA_DIR!;
     gp = await startGridPatrol(env);
     result.gridpatrolLog = watchLog(gp.child, 5);
@@ -175,6 +180,7 @@ async function runFreshness(o: FreshnessBenchOptions, store: StoreKind, run: num
     }
     await influx?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    rules?.remove();
   }
   return result;
 }

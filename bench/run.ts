@@ -5,6 +5,7 @@ import { freshnessBench } from './freshness.js';
 import { ingestBench } from './ingest-report.js';
 import type { PayloadPlan, StoreKind } from './ingest.js';
 import { queriesBench } from './queries.js';
+import { redisBrokerBench } from './redis-broker.js';
 import type { ReferenceBroker } from './reference.js';
 import { startupBench } from './startup.js';
 
@@ -14,7 +15,7 @@ const USAGE = `npm run bench [-- options]: GridPatrol's benchmarks, each printin
 bench/results/<bench>-<time>.json (machine, versions, commit, every run). GridPatrol, influxd, the
 reference brokers and the load generators each run in their own process on this machine.
 
-  --bench LIST        any of ingest, alert-latency, freshness, connections, queries, startup, or all (default all)
+  --bench LIST        any of ingest, alert-latency, freshness, connections, queries, startup, redis-broker, or all (default all)
   --runs N            repetitions, each in fresh processes (default 3); figures are the median (min–max)
   --quick             a tiny configuration of each benchmark (1 run, 20 drones, 1 s steps ...; what npm test runs)
   --store S           sqlite, influx or both (default both; influx needs ${INFLUXD})
@@ -51,10 +52,15 @@ queries: a 6 h track at 10 Hz reduced to 500 points, a day of readings per 5 min
 
 startup: process start → GET /readyz 200, with an empty data folder and with a full one.
 
+redis-broker: a broker node's idle connections with its state in memory and in Redis (--connections,
+--conn-workers as above); messages/s relayed from node A to node B through Redis.
+  --relay-messages N  QoS 1 messages published per relay case (default 50000; quick 2000)
+  --publishers N      drones publishing them (default 10; quick 4)
+
   -h, --help          this text
 `;
 
-const BENCHES = ['ingest', 'alert-latency', 'freshness', 'connections', 'queries', 'startup'] as const;
+const BENCHES = ['ingest', 'alert-latency', 'freshness', 'connections', 'queries', 'startup', 'redis-broker'] as const;
 type Bench = (typeof BENCHES)[number];
 
 function parseOptions(argv: string[]) {
@@ -84,6 +90,8 @@ function parseOptions(argv: string[]) {
       'conn-workers': { type: 'string' },
       alerts: { type: 'string' },
       repeat: { type: 'string' },
+      'relay-messages': { type: 'string' },
+      publishers: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -138,6 +146,11 @@ function parseOptions(argv: string[]) {
     },
     queries: { runs, quick, stores, alerts: int('alerts', v.alerts, quick ? 5000 : 100_000), repeat: int('repeat', v.repeat, quick ? 5 : 20) },
     startup: { runs, quick },
+    redisBroker: {
+      runs, quick, connections: v.connections ? list('connections', v.connections) : quick ? [100] : [1000, 10000],
+      workers: int('conn-workers', v['conn-workers'], quick ? 1 : 4),
+      relayMessages: int('relay-messages', v['relay-messages'], quick ? 2000 : 50_000), publishers: int('publishers', v.publishers, quick ? 4 : 10),
+    },
   };
 }
 
@@ -153,6 +166,7 @@ async function main(): Promise<void> {
     else if (b === 'freshness') await freshnessBench(o.freshness, log);
     else if (b === 'connections') await connectionsBench(o.connections, log);
     else if (b === 'queries') await queriesBench(o.queries, log);
+    else if (b === 'redis-broker') await redisBrokerBench(o.redisBroker, log);
     else await startupBench(o.startup, log);
   }
 }

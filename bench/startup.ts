@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,13 +18,16 @@ import { writeResults } from './lib/results.js';
 import { dayOfReadings, seedAlerts, seedDrones, trackRecords, writeThrough } from './lib/seed.js';
 import { showSpread, spread } from './lib/stats.js';
 import { formatTable } from './lib/table.js';
+import { buildServer } from '../scripts/build-server.js';
 
 /**
- * Start-up: `node --import tsx main.ts` (what `npm start` runs after building the dashboard)
- * spawned → GET /readyz answers 200, polled every 10 ms on a port chosen beforehand. With an
- * empty data folder, and with a full one: drones and their telemetry, a 6-hour 10 Hz track, 100,000
- * alerts, and records waiting in the spool (what a restart after an outage finds). One start
- * before the measured ones warms tsx's transform cache and the page cache, as any second start.
+ * Start-up: the process spawned → GET /readyz answers 200, polled every 10 ms on a port chosen
+ * beforehand. Two entries: the bundle `npm start` runs (`node dist/main.mjs`, built here by
+ * scripts/build-server.ts) and the sources through tsx (`node --import tsx main.ts`, what tests and
+ * development run). With an empty data folder, and with a full one: drones and their telemetry, a
+ * 6-hour 10 Hz track, 100,000 alerts, and records waiting in the spool (what a restart after an
+ * outage finds). One start of each entry before the measured ones warms tsx's transform cache and
+ * the page cache, as any second start.
  */
 
 export interface StartupBenchOptions {
@@ -33,8 +36,10 @@ export interface StartupBenchOptions {
 }
 
 type Folder = 'empty' | 'full';
+type Entry = 'bundle' | 'tsx';
 
 interface StartupRun {
+  entry: Entry;
   folder: Folder;
   run: number;
   /** spawn → first log line (modules loaded, building started), ms */
@@ -86,15 +91,15 @@ async function fillFolder(dir: string, size: FullSize): Promise<void> {
   await spool.close();
 }
 
-async function startOnce(dataDir: string): Promise<Omit<StartupRun, 'folder' | 'run' | 'loadAverage'>> {
+async function startOnce(dataDir: string, entry: string[]): Promise<Omit<StartupRun, 'entry' | 'folder' | 'run' | 'loadAverage'>> {
   const httpPort = await freePort();
   const env = {
     ...process.env, GRIDPATROL_MQTT_PORT: '0', GRIDPATROL_MQTT_WS_PORT: '0', GRIDPATROL_HTTP_PORT: String(httpPort),
     GRIDPATROL_DATA_DIR: dataDir, GRIDPATROL_ADMIN_TOKEN: ADMIN_TOKEN, GRIDPATROL_LOG_LEVEL: 'info',
   };
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: Omit<StartupRun, 'folder' | 'run' | 'loadAverage'> = { firstLogMs: null, listeningMs: null, readyMs: null, stopMs: null };
+  const child = spawn(process.execPath, entry, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Omit<StartupRun, 'entry' | 'folder' | 'run' | 'loadAverage'> = { firstLogMs: null, listeningMs: null, readyMs: null, stopMs: null };
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -129,36 +134,54 @@ export async function startupBench(o: StartupBenchOptions, log: (line: string) =
   const mach = machine();
   log(`startup: ${o.runs} run(s) × empty and full data folder (${size.drones} drones × ${size.pointsPerDrone} points, a ${size.trackHours} h 10 Hz track, ${size.alerts} alerts, ${size.spooled} records spooled)`);
   const runs: StartupRun[] = [];
+  const bundleDir = join(ROOT, 'dist', `bench-${process.pid}`);
+  const entries: Record<Entry, string[]> = {
+    bundle: ['--enable-source-maps', await buildServer(join(bundleDir, 'main.mjs'))],
+    tsx: ['--import', 'tsx', 'main.ts'],
+  };
   const warm = await mkdtemp(join(tmpdir(), 'gridpatrol-startup-'));
   try {
-    await startOnce(warm);
+    for (const entry of Object.values(entries)) await startOnce(warm, entry);
   } catch (err) {
     log(`startup warm-up: ${describe(err)}`);
   } finally {
     await rm(warm, { recursive: true, force: true });
   }
-  for (let run = 1; run <= o.runs; run++) {
-    for (const folder of ['empty', 'full'] as const) {
-      const dir = await mkdtemp(join(tmpdir(), 'gridpatrol-startup-'));
-      const r: StartupRun = { folder, run, firstLogMs: null, listeningMs: null, readyMs: null, stopMs: null, loadAverage: 0 };
-      try {
-        if (folder === 'full') await fillFolder(dir, size);
-        Object.assign(r, await startOnce(dir));
-        log(`startup ${folder} run ${run}: first log ${r.firstLogMs} ms, listening ${r.listeningMs} ms, ready ${r.readyMs} ms, stopped in ${r.stopMs} ms`);
-      } catch (err) {
-        r.error = (err as Error).stack ?? describe(err);
-        log(`startup ${folder} run ${run}: ERROR ${describe(err)}`);
-      } finally {
-        r.loadAverage = load1();
-        runs.push(r);
-        await rm(dir, { recursive: true, force: true });
+  try {
+    for (let run = 1; run <= o.runs; run++) {
+      for (const folder of ['empty', 'full'] as const) {
+        const dir = await mkdtemp(join(tmpdir(), 'gridpatrol-startup-'));
+        try {
+          if (folder === 'full') await fillFolder(dir, size);
+          for (const entry of Object.keys(entries) as Entry[]) {
+            const r: StartupRun = { entry, folder, run, firstLogMs: null, listeningMs: null, readyMs: null, stopMs: null, loadAverage: 0 };
+            // each entry starts from a copy of the same folder: a start drains the spool it finds
+            const copy = `${dir}-${entry}`;
+            try {
+              await cp(dir, copy, { recursive: true });
+              Object.assign(r, await startOnce(copy, entries[entry]));
+              log(`startup ${entry} ${folder} run ${run}: first log ${r.firstLogMs} ms, listening ${r.listeningMs} ms, ready ${r.readyMs} ms, stopped in ${r.stopMs} ms`);
+            } catch (err) {
+              r.error = (err as Error).stack ?? describe(err);
+              log(`startup ${entry} ${folder} run ${run}: ERROR ${describe(err)}`);
+            } finally {
+              r.loadAverage = load1();
+              runs.push(r);
+              await rm(copy, { recursive: true, force: true });
+            }
+          }
+        } finally {
+          await rm(dir, { recursive: true, force: true });
+        }
       }
     }
+  } finally {
+    await rm(bundleDir, { recursive: true, force: true });
   }
-  const summary = (['empty', 'full'] as const).map((folder) => {
-    const g = runs.filter((r) => r.folder === folder && !r.error);
+  const summary = (['bundle', 'tsx'] as const).flatMap((entry) => (['empty', 'full'] as const).map((folder) => ({ entry, folder }))).map(({ entry, folder }) => {
+    const g = runs.filter((r) => r.entry === entry && r.folder === folder && !r.error);
     return {
-      folder, runs: g.length, firstLogMs: spread(g.map((r) => r.firstLogMs)), listeningMs: spread(g.map((r) => r.listeningMs)),
+      entry, folder, runs: g.length, firstLogMs: spread(g.map((r) => r.firstLogMs)), listeningMs: spread(g.map((r) => r.listeningMs)),
       readyMs: spread(g.map((r) => r.readyMs)), stopMs: spread(g.map((r) => r.stopMs)), loadAverage: spread(g.map((r) => r.loadAverage)),
     };
   });
@@ -171,14 +194,14 @@ export async function startupBench(o: StartupBenchOptions, log: (line: string) =
       `${size.alerts.toLocaleString('en-US')} alerts, ${size.spooled.toLocaleString('en-US')} records waiting in the spool`,
     '',
     formatTable(
-      ['data folder', 'first log line ms', 'listening ms', 'ready ms', 'stop ms', 'load avg'],
-      summary.map((s) => [s.folder, showSpread(s.firstLogMs), showSpread(s.listeningMs), showSpread(s.readyMs), showSpread(s.stopMs), showSpread(s.loadAverage, 1)]),
+      ['entry', 'data folder', 'first log line ms', 'listening ms', 'ready ms', 'stop ms', 'load avg'],
+      summary.map((s) => [s.entry === 'bundle' ? 'node dist/main.mjs (npm start)' : 'tsx main.ts', s.folder, showSpread(s.firstLogMs), showSpread(s.listeningMs), showSpread(s.readyMs), showSpread(s.stopMs), showSpread(s.loadAverage, 1)]),
     ),
     '',
-    'first log line: node and tsx loaded the modules and GridPatrol began opening the data folder. stop: SIGTERM → exit.',
+    'first log line: the modules are loaded and GridPatrol began opening the data folder. stop: SIGTERM → exit.',
   ];
   const failed = runs.filter((r) => r.error);
-  if (failed.length) lines.push('', 'Runs that failed:', ...failed.map((r) => `  ${r.folder} run ${r.run}: ${oneLine(r.error!)}`));
+  if (failed.length) lines.push('', 'Runs that failed:', ...failed.map((r) => `  ${r.entry} ${r.folder} run ${r.run}: ${oneLine(r.error!)}`));
   lines.push('', `Results: ${file} (${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s)`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -1,4 +1,5 @@
 import type { AedesOptions, AuthenticateError, Client } from 'aedes';
+import { SERVICE_USERNAME } from '../core/principal.js';
 import { DeviceId } from '../core/telemetry.js';
 import { parseDeviceTopic } from '../core/topics.js';
 import type { Logger } from '../lib/logger.js';
@@ -11,6 +12,8 @@ import type { Principal } from './types.js';
 export interface AuthenticateDeps {
   devices: DeviceRegistry;
   verifyToken: (token: string) => Promise<Principal | null>;
+  /** true for the password GridPatrol's own processes log in with (username SERVICE_USERNAME); absent: no service logins */
+  isServiceToken?: (token: string) => boolean;
   sessions: ClientSessions;
   throttle: LoginThrottle;
   /** the connection's remote address (TCP peer, or the WebSocket's socket) */
@@ -75,7 +78,10 @@ async function decide(deps: AuthenticateDeps, client: Client, username: string |
   // checked before any password: a locked-out address costs no scrypt
   if (deps.throttle.lockedFor(deps.remoteOf(client) ?? 'unknown') > 0) return refuse(5, 'locked_out');
   if (!username || !password) return refuse(4, 'no_credentials');
-  const outcome = username === TOKEN_USERNAME ? await person(deps, client, password) : await device(deps, client, username, password);
+  const outcome =
+    username === TOKEN_USERNAME ? await person(deps, client, password)
+    : username === SERVICE_USERNAME ? service(deps, client, password)
+    : await device(deps, client, username, password);
   if ('principal' in outcome && deps.sessions.clientIdHeldByOther(client.id, outcome.principal)) {
     // [MQTT-3.1.4-2] would let this connection take over another principal's session
     return refuse(2, 'client_id_taken');
@@ -89,6 +95,12 @@ async function person(deps: AuthenticateDeps, client: Client, password: Buffer):
   // people publish nothing but commands: a will is refused rather than dropped silently later
   if (deps.sessions.willOf(client)) return refuse(5, 'will_topic');
   return { principal };
+}
+
+function service(deps: AuthenticateDeps, client: Client, password: Buffer): Outcome {
+  if (!deps.isServiceToken?.(password.toString('utf8'))) return refuse(4, 'bad_token');
+  if (deps.sessions.willOf(client)) return refuse(5, 'will_topic');
+  return { principal: { type: 'service', name: client.id } };
 }
 
 async function device(deps: AuthenticateDeps, client: Client, username: string, password: Buffer): Promise<Outcome> {

@@ -1,6 +1,6 @@
 import type { AedesOptions, Client, PublishPacket } from 'aedes';
 import { DroneCommand } from '../core/telemetry.js';
-import { parseDeviceTopic, type DeviceChannel, type DeviceKind, type DeviceTopic } from '../core/topics.js';
+import { parseAlertFilter, parseDeviceTopic, type DeviceChannel, type DeviceKind, type DeviceTopic } from '../core/topics.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { ClientSessions } from './sessions.js';
@@ -12,6 +12,8 @@ export interface AuthorizePublishDeps {
   ingest: (msg: IncomingDeviceMessage) => Promise<void>;
   /** true while the broker shuts down: wills are then not published (the devices did not go away, we did) */
   closing: () => boolean;
+  /** the registered device of this id (clustered broker: the owner of a will left behind by a dead node) */
+  deviceOf?: (id: string) => { kind: DeviceKind; disabled: boolean } | null;
   metrics: Metrics;
   log: Logger;
   now: () => number;
@@ -45,7 +47,18 @@ export function createAuthorizePublish(deps: AuthorizePublishDeps): NonNullable<
     return new PublishRefused(reason);
   }
 
+  function orphanWill(deviceOf: NonNullable<AuthorizePublishDeps['deviceOf']>, packet: PublishPacket, callback: (err?: Error | null) => void): void {
+    const owner = orphanWillOf(deviceOf, packet);
+    const topic = parseDeviceTopic(packet.topic);
+    if (!owner || !topic) return callback(refused('no_principal', null, packet));
+    ingestOne(deps.ingest, toMessage(owner, topic, packet, true, deps.now()), callback, (err) => {
+      log.debug({ err }, 'ingest did not take the will');
+      return refused('ingest', null, packet);
+    });
+  }
+
   return (client, packet, callback) => {
+    if (!client && deps.deviceOf) return orphanWill(deps.deviceOf, packet, callback);
     const principal = client ? deps.sessions.principalOf(client) : undefined;
     // a will left behind by a connection of another process or an earlier run has no principal here
     if (!client || !principal) return callback(refused('no_principal', client, packet));
@@ -54,6 +67,7 @@ export function createAuthorizePublish(deps: AuthorizePublishDeps): NonNullable<
     if (!isWill && !deps.allowPublish(client)) return callback(new PublishRefused('rate'));
     if (packet.topic.startsWith('$')) return callback(refused('sys', client, packet));
     if (principal.type === 'person') return callback(commandRefusal(principal, packet, (r) => refused(r, client, packet)));
+    if (principal.type === 'service') return callback(serviceRefusal(packet, (r) => refused(r, client, packet)));
 
     const topic = parseDeviceTopic(packet.topic);
     const reason = deviceRefusal(principal, topic, isWill);
@@ -63,6 +77,18 @@ export function createAuthorizePublish(deps: AuthorizePublishDeps): NonNullable<
       return refused('ingest', client, packet);
     });
   };
+}
+
+/**
+ * A clustered broker publishes, with no client, the wills of devices whose node died (Aedes, once
+ * that node missed 3 heartbeats). The dead node checked the will topic at CONNECT; it is taken
+ * again only while it is the status topic of a registered, enabled device, and ingested as a will.
+ */
+export function orphanWillOf(deviceOf: NonNullable<AuthorizePublishDeps['deviceOf']>, packet: { topic: string }): Extract<Principal, { type: 'device' }> | null {
+  const t = parseDeviceTopic(packet.topic);
+  const d = t && deviceOf(t.deviceId);
+  if (!t || !d || d.disabled || d.kind !== t.kind || t.channel !== 'status') return null;
+  return { type: 'device', id: t.deviceId, kind: t.kind };
 }
 
 function deviceRefusal(p: Extract<Principal, { type: 'device' }>, t: DeviceTopic | null, isWill: boolean): string | null {
@@ -80,6 +106,20 @@ function commandRefusal(p: Extract<Principal, { type: 'person' }>, packet: Publi
   if (p.role !== 'admin') return refused('role');
   if (!DroneCommand.safeParse(parseJson(packet.payload)).success) return refused('bad_command');
   // a retained command would be replayed to the drone on every reconnect
+  packet.retain = false;
+  return null;
+}
+
+/**
+ * GridPatrol's api process publishes what the all-in-one process publishes on its embedded
+ * broker: alert transitions on their concrete alert topic, and drone commands.
+ */
+function serviceRefusal(packet: PublishPacket, refused: (r: string) => Error): Error | null {
+  const alert = parseAlertFilter(packet.topic);
+  if (alert) return alert.gridId === '+' || alert.severity === '+' || packet.topic.includes('#') ? refused('topic') : null;
+  const t = parseDeviceTopic(packet.topic);
+  if (!t || t.kind !== 'drone' || t.channel !== 'commands') return refused('topic');
+  if (!DroneCommand.safeParse(parseJson(packet.payload)).success) return refused('bad_command');
   packet.retain = false;
   return null;
 }

@@ -30,6 +30,12 @@ export function createAuthorizeSubscribe(deps: AuthorizeSubscribeDeps): NonNulla
   };
 }
 
+/** The filter inside an MQTT 5 shared subscription `$share/<group>/<filter>` [MQTT-4.8.2]; others as they are. */
+function unshared(filter: string): string {
+  const m = /^\$share\/[^/]+\/(.*)$/.exec(filter);
+  return m ? m[1]! : filter;
+}
+
 /** Why this principal may not subscribe to this filter; null when it may. */
 export function subscribeRefusal(p: Principal, filter: string): string | null {
   if (p.type === 'device') {
@@ -37,6 +43,8 @@ export function subscribeRefusal(p: Principal, filter: string): string | null {
     const own = t !== null && t.kind === 'drone' && p.kind === 'drone' && t.deviceId === p.id && t.channel === 'commands';
     return own ? null : 'foreign_topic';
   }
+  // GridPatrol's own workers and api: every device topic, in a shared-subscription group or not, and alerts
+  if (p.type === 'service') return isDeviceFilter(unshared(filter)) || parseAlertFilter(filter) ? null : 'topic';
   const alert = parseAlertFilter(filter);
   if (alert) {
     // as in the HTTP API, alerts are for officers and admins; `grids` confines a token to those cells

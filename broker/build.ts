@@ -2,11 +2,12 @@ import { Aedes } from 'aedes';
 import type { IncomingMessage } from 'node:http';
 import { finished, type Duplex } from 'node:stream';
 import { createAuthenticate } from './authenticate.js';
-import { createAuthorizePublish } from './authorize-publish.js';
+import { createAuthorizePublish, orphanWillOf } from './authorize-publish.js';
 import { createAuthorizeSubscribe } from './authorize-subscribe.js';
 import { createLimits } from './limits.js';
-import { listenTcp, listenWs, type Listener } from './listeners.js';
+import { listenTcp, listenTls, listenWs, type Listener } from './listeners.js';
 import { LoginThrottle } from './login-throttle.js';
+import { openRedisBackplane } from './redis-backplane.js';
 import { ClientSessions } from './sessions.js';
 import type { Broker, BrokerDeps } from './types.js';
 
@@ -31,16 +32,20 @@ export function buildBroker(deps: BrokerDeps): Broker {
   const throttle = new LoginThrottle({ maxFailures: config.mqttAuth?.maxFailures ?? 20, lockoutMs: config.mqttAuth?.lockoutMs ?? 300_000, now });
   let listeners: Listener[] = [];
   let closing = false;
+  // with Redis, several nodes share sessions, retained messages, wills and delivery (README: Scaling past one machine)
+  const deviceOf = (id: string) => deps.devices.get(id);
+  const backplane = config.redis ? openRedisBackplane(config.redis.url, deps.log, { keepOrphanWill: (will) => orphanWillOf(deviceOf, will) !== null }) : null;
 
   const aedes = new Aedes({
     connectTimeout: CONNECT_TIMEOUT_MS,
+    ...(backplane && config.redis && { persistence: backplane.persistence, mq: backplane.mq, heartbeatInterval: config.redis.heartbeatMs }),
     preConnect: (client, packet, callback) => {
       sessions.rememberWill(client, packet.will);
       sessions.rememberClientId(client, packet.clientId, packet.clean ?? true);
       limits.preConnect(client, packet, callback);
     },
-    authenticate: createAuthenticate({ devices: deps.devices, verifyToken: deps.verifyToken, sessions, throttle, remoteOf: (client) => remotes.get(client.conn), metrics, log }),
-    authorizePublish: createAuthorizePublish({ sessions, allowPublish: limits.allowPublish, ingest: deps.ingest, closing: () => closing, metrics, log, now }),
+    authenticate: createAuthenticate({ devices: deps.devices, verifyToken: deps.verifyToken, isServiceToken: deps.isServiceToken, sessions, throttle, remoteOf: (client) => remotes.get(client.conn), metrics, log }),
+    authorizePublish: createAuthorizePublish({ sessions, allowPublish: limits.allowPublish, ingest: deps.ingest, closing: () => closing, ...(backplane && { deviceOf }), metrics, log, now }),
     authorizeSubscribe: createAuthorizeSubscribe({ sessions, metrics, log }),
   });
   // Aedes reports persistence failures here; unhandled they would end the process
@@ -87,14 +92,17 @@ export function buildBroker(deps: BrokerDeps): Broker {
   }
   const stopWatchingDevices = deps.devices.onRevoked(disconnectDevice);
 
-  async function listen(): Promise<{ mqttPort: number; wsPort: number }> {
+  async function listen(): Promise<{ mqttPort: number; wsPort: number; mqttsPort: number | null }> {
+    await backplane?.ready();
     await aedes.listen();
     const tcp = await listenTcp(config.host, config.mqttPort, accept);
     listeners.push(tcp);
-    const ws = await listenWs(config.host, config.mqttWsPort, config.limits.maxPacketBytes, accept, limits.oversize);
+    const ws = await listenWs(config.host, config.mqttWsPort, config.limits.maxPacketBytes, accept, limits.oversize, deps.tls);
     listeners.push(ws);
-    log.info({ host: config.host, mqttPort: tcp.port, wsPort: ws.port }, 'MQTT broker listening');
-    return { mqttPort: tcp.port, wsPort: ws.port };
+    const mqtts = deps.tls && config.tls ? await listenTls(config.host, config.tls.mqttsPort, deps.tls, accept) : null;
+    if (mqtts) listeners.push(mqtts);
+    log.info({ host: config.host, mqttPort: tcp.port, wsPort: ws.port, mqttsPort: mqtts?.port ?? null }, 'MQTT broker listening');
+    return { mqttPort: tcp.port, wsPort: ws.port, mqttsPort: mqtts?.port ?? null };
   }
 
   async function close(): Promise<void> {
@@ -103,13 +111,14 @@ export function buildBroker(deps: BrokerDeps): Broker {
     stopWatchingDevices();
     const stopped = Promise.all(listeners.map((l) => l.close()));
     listeners = [];
-    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    const aedesClosed = new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await (backplane ? backplane.close(aedesClosed) : aedesClosed);
     // connections that never completed CONNECT are not Aedes clients yet
     for (const conn of open) conn.destroy();
     await stopped;
   }
 
-  return { aedes, listen, close, disconnectDevice };
+  return { aedes, listen, close, disconnectDevice, redis: backplane && { health: () => backplane.health() } };
 }
 
 /**

@@ -40,7 +40,7 @@ export function createLimits(deps: LimitsDeps): Limits {
   let admitted = 0;
 
   /*
-   * Runs when a CONNECT arrives, before authentication, so a refused connection costs no scrypt.
+   * Runs when a CONNECT arrives, before authentication, so a refused connection costs no password check.
    * Callback (null, true) lets the connect go on; an error closes the socket without a CONNACK.
    */
   const preConnect: Limits['preConnect'] = (client, _packet, callback) => {

@@ -4,7 +4,7 @@ import type { Principal } from './types.js';
 
 type Will = NonNullable<ConnectPacket['will']>;
 
-const keyOf = (p: Principal) => (p.type === 'device' ? `device:${p.id}` : `person:${p.tokenId}`);
+const keyOf = (p: Principal) => (p.type === 'device' ? `device:${p.id}` : p.type === 'service' ? `service:${p.name}` : `person:${p.tokenId}`);
 
 /**
  * What the broker knows about each live connection: its principal once authenticated, the will

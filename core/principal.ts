@@ -3,7 +3,15 @@ export type Role = 'operator' | 'officer' | 'admin';
 
 export type Principal =
   | { type: 'device'; id: string; kind: 'drone' | 'sensor' }
-  | { type: 'person'; tokenId: string; name?: string; role: Role; grids?: string[] };
+  | { type: 'person'; tokenId: string; name?: string; role: Role; grids?: string[] }
+  /** another GridPatrol process of the deployment (ingest worker, api) connected to the broker */
+  | { type: 'service'; name: string };
+
+/**
+ * MQTT username of GridPatrol's own processes (password: the admin token). `$` cannot start a
+ * device id, so no device can be registered under it.
+ */
+export const SERVICE_USERNAME = '$gridpatrol';
 
 const RANK: Record<Role, number> = { operator: 1, officer: 2, admin: 3 };
 
@@ -19,5 +27,5 @@ export function canSeeCell(p: Principal | null | undefined, gridId: string): boo
 
 /** The name recorded in audit trails for a caller. */
 export function actorOf(p: Principal | null | undefined): string {
-  return p?.type === 'person' ? (p.name ?? p.tokenId) : p?.type === 'device' ? p.id : 'unknown';
+  return p?.type === 'person' ? (p.name ?? p.tokenId) : p?.type === 'device' ? p.id : p?.type === 'service' ? p.name : 'unknown';
 }

@@ -24,7 +24,7 @@ export interface IngestDeps {
   grids: GridIndex;
   sensorCell: (sensorId: string) => string | undefined;
   sink: RecordSink;
-  deadLetters: DeadLetters;
+  deadLetters: Pick<DeadLetters, 'add'>;
   live: LiveState;
   metrics: Metrics;
   log: Logger;

@@ -82,7 +82,44 @@ describe('Spool', () => {
     await expect(spool.append([tel(2), tel(3)])).rejects.toMatchObject({ code: 'ENOSPC' });
     await spool.append([tel(4)]);
     expect(seqs(await readAll(spool))).toEqual([1, 4]);
-    expect(logs.filter((l) => l.level >= 50)).toEqual([]);
+    // the failure is reported (a person must free space), and nothing was lost
+    expect(logs.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual(['spool cannot write to disk: publishes are refused (no PUBACK) until it can']);
+  });
+
+  it('refuses appends while the disk refuses writes and the cut back, says why, and takes them again once it can', async () => {
+    const dir = await tempDir();
+    const { spool, logs, metrics } = await openSpool(dir);
+    await spool.append([tel(1)]);
+    const probe = await open(join(dir, 'probe'), 'w');
+    type Write = (this: unknown, buf: Buffer, off: number, len: number, pos: null) => Promise<unknown>;
+    const proto = Object.getPrototypeOf(probe) as { write: Write; truncate: (len?: number) => Promise<void> };
+    await probe.close();
+    const realWrite = proto.write;
+    const eperm = () => Object.assign(new Error('operation not permitted'), { code: 'EPERM' });
+    // the file turns read-only after part of a group reached it: neither the rest nor the cut back goes through
+    vi.spyOn(proto, 'write').mockImplementationOnce(async function (this: unknown, buf, off, len, pos) {
+      await realWrite.call(this, buf, off, Math.floor(len / 2), pos);
+      throw eperm();
+    });
+    const truncate = vi.spyOn(proto, 'truncate').mockRejectedValueOnce(eperm()).mockRejectedValueOnce(eperm());
+    await expect(spool.append([tel(2), tel(3)])).rejects.toMatchObject({ code: 'EPERM' });
+    // still read-only: the cut is tried again first, and this append is refused too
+    await expect(spool.append([tel(4)])).rejects.toMatchObject({ code: 'EPERM' });
+    expect(spool.stats().writeError).toMatch(/^EPERM: operation not permitted/);
+    expect((await metrics.spoolWritable.get()).values[0]?.value).toBe(0);
+    expect((await metrics.spoolWriteErrors.get()).values).toEqual([expect.objectContaining({ labels: { code: 'EPERM' }, value: 2 })]);
+    expect(logs.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual(['spool cannot write to disk: publishes are refused (no PUBACK) until it can']);
+
+    // writable again: the half group is cut away before the next write, which goes through
+    await spool.append([tel(5)]);
+    expect(truncate).toHaveBeenCalledTimes(3);
+    expect(spool.stats().writeError).toBeUndefined();
+    expect((await metrics.spoolWritable.get()).values[0]?.value).toBe(1);
+    expect(logs.at(-1)?.msg).toBe('spool writes again: publishes are acknowledged again');
+    expect(seqs(await readAll(spool))).toEqual([1, 5]);
+    await spool.close();
+    const { spool: again } = await openSpool(dir);
+    expect(seqs(await readAll(again))).toEqual([1, 5]);
   });
 
   it('refuses appends with SpoolFullError at the budget and takes them again once committed', async () => {

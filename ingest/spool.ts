@@ -52,7 +52,12 @@ export interface SpoolStats {
   segments: number;
   /** at the budget: appends are refused */
   full: boolean;
+  /** the last append could not be written (disk full, read-only): why, e.g. "ENOSPC: no space left on device"; appends are refused until one succeeds */
+  writeError: string | undefined;
 }
+
+/** errno codes counted by name in gridpatrol_spool_write_errors_total; any other is `other` */
+const WRITE_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EPERM', 'EACCES', 'EIO', 'EFBIG', 'EMFILE', 'ENFILE']);
 
 /**
  * The one buffer between "received" and "in the store": append-only segment files on disk.
@@ -71,6 +76,8 @@ export class Spool {
   /** when the oldest record not yet read was written, epoch ms; 0 for records from an earlier run */
   private unreadSince = 0;
   private full = false;
+  /** set while appends fail to reach the disk; cleared by the next append that does */
+  private writeError: { reason: string; since: number; failures: number } | undefined;
   private closed = false;
   private cpTimer: NodeJS.Timeout | undefined;
   private cpChain: Promise<void> = Promise.resolve();
@@ -105,6 +112,7 @@ export class Spool {
       onWritten: (bytes, n) => spool.onWritten(bytes, n),
     });
     spool.updateGauges();
+    o.metrics.spoolWritable.set(1);
     log.info({ segments: spool.sizes.size, pendingRecords: records, pendingBytes: spool.pendingBytes }, 'spool opened');
     return spool;
   }
@@ -123,7 +131,10 @@ export class Spool {
     }
     let text = '';
     for (const r of records) text += JSON.stringify(r) + '\n';
-    return this.appender.enqueue(text, Buffer.byteLength(text), records.length);
+    return this.appender.enqueue(text, Buffer.byteLength(text), records.length).catch((err: unknown) => {
+      this.onWriteFailed(err);
+      throw err;
+    });
   }
 
   /** The next records after the read cursor, from disk; null when all written records were read. Never call concurrently. */
@@ -154,7 +165,10 @@ export class Spool {
   }
 
   stats(): SpoolStats {
-    return { pendingBytes: this.pendingBytes, pendingRecords: this.written - this.committed.index, segments: this.sizes.size, full: this.overBudget() };
+    return {
+      pendingBytes: this.pendingBytes, pendingRecords: this.written - this.committed.index, segments: this.sizes.size,
+      full: this.overBudget(), writeError: this.writeError?.reason,
+    };
   }
 
   /** Records on disk not yet read, and when the oldest of them was written (epoch ms, 0: before this run). */
@@ -203,11 +217,35 @@ export class Spool {
   }
 
   private onWritten(bytes: number, records: number): void {
+    if (this.writeError) {
+      const { since, failures } = this.writeError;
+      this.writeError = undefined;
+      this.o.metrics.spoolWritable.set(1);
+      this.log.info({ failedForMs: Date.now() - since, failures }, 'spool writes again: publishes are acknowledged again');
+    }
     if (this.reader.index >= this.written) this.unreadSince = Date.now();
     this.written += records;
     this.pendingBytes += bytes;
     this.updateGauges();
     for (const wake of [...this.appendWaiters]) wake();
+  }
+
+  /**
+   * An append that did not reach the disk was refused (the publisher gets no PUBACK). Counted
+   * each time; logged once per episode, as ERROR: a person must free space or fix the folder.
+   */
+  private onWriteFailed(err: unknown): void {
+    const e = err as NodeJS.ErrnoException;
+    const code = typeof e?.code === 'string' && WRITE_ERROR_CODES.has(e.code) ? e.code : 'other';
+    this.o.metrics.spoolWriteErrors.inc({ code });
+    if (this.writeError) {
+      this.writeError.failures++;
+      return;
+    }
+    const reason = `${typeof e?.code === 'string' ? `${e.code}: ` : ''}${e instanceof Error ? e.message : String(err)}`.slice(0, 300);
+    this.writeError = { reason, since: Date.now(), failures: 1 };
+    this.o.metrics.spoolWritable.set(0);
+    this.log.error({ err, dir: this.o.dir }, 'spool cannot write to disk: publishes are refused (no PUBACK) until it can');
   }
 
   private async persist(): Promise<void> {

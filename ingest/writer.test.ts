@@ -111,10 +111,14 @@ describe('SpoolWriter', () => {
     let up = false;
     store.script = () => (up ? { status: 'accepted' } : { status: 'retry', reason: 'HTTP 503' });
     writer.start();
+    expect(writer.storeFailure).toBeUndefined();
     for (let i = 0; i < 500; i += 50) await spool.append(range(i, 50));
     await new Promise((r) => setTimeout(r, 300));
+    // what readiness reports while the store answers but fails every write
+    expect(writer.storeFailure).toEqual({ since: expect.any(Number), reason: 'HTTP 503' });
     up = true;
     await writer.whenDrained();
+    expect(writer.storeFailure).toBeUndefined();
 
     expect(seqs(store.accepted)).toEqual(seqs(range(0, 500)));
     const failed = store.calls.filter((c) => c.status === 'retry');
@@ -128,6 +132,32 @@ describe('SpoolWriter', () => {
     expect(recovered).toHaveLength(1);
     expect(recovered[0]).toMatchObject({ waitingRecords: 500 });
     expect(recovered[0]!.outageMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it('retries as soon as a store that did not answer answers its ping again, not after the grown backoff', async () => {
+    const { spool, store, writer, logs } = await setup({ backoff: { minMs: 200_000, maxMs: 200_000 }, probeIntervalMs: 10 });
+    let up = false;
+    store.ping = async () => up;
+    store.script = () => (up ? { status: 'accepted' } : { status: 'retry', reason: 'connect ECONNREFUSED' });
+    writer.start();
+    await spool.append(range(0, 10));
+    await vi.waitFor(() => expect(store.calls).toHaveLength(1));
+    up = true;
+    // without the probe the writer would sleep at least 100 s (half the backoff): past the test's timeout
+    await writer.whenDrained();
+    expect(store.calls.map((c) => c.status)).toEqual(['retry', 'accepted']);
+    expect(logs.some((l) => /available again/.test(l.msg))).toBe(true);
+  });
+
+  it('waits out the backoff in full when the store answers pings but fails writes', async () => {
+    const { spool, store, writer } = await setup({ backoff: { minMs: 300, maxMs: 300 }, probeIntervalMs: 10, random: () => 0 });
+    let calls = 0;
+    store.script = () => (++calls === 1 ? { status: 'retry', reason: 'HTTP 500' } : { status: 'accepted' });
+    writer.start();
+    await spool.append(range(0, 10));
+    await writer.whenDrained();
+    const [failed, accepted] = store.calls;
+    expect(accepted!.at - failed!.at).toBeGreaterThanOrEqual(140); // half the step at the lowest jitter
   });
 
   it('honours retryAfterMs and retries a store that throws', async () => {

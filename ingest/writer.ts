@@ -20,6 +20,8 @@ export interface SpoolWriterOptions {
   backoff?: { minMs: number; maxMs: number };
   /** uniform in [0, 1), for the jitter */
   random?: () => number;
+  /** while backing off from a store that does not answer, ping it this often and retry as soon as it does, ms (default 1000) */
+  probeIntervalMs?: number;
 }
 
 type Settled = Exclude<WriteResult, { status: 'retry' }>;
@@ -50,7 +52,7 @@ export class SpoolWriter {
   private running: Promise<void> | undefined;
   /** the batch in hand; kept across failures so nothing is skipped */
   private current: SpoolBatch | undefined;
-  private outage: { since: number; attempts: number } | undefined;
+  private outage: { since: number; attempts: number; reason: string } | undefined;
   private deadLettered = 0;
 
   constructor(private readonly o: SpoolWriterOptions) {
@@ -80,6 +82,14 @@ export class SpoolWriter {
         .then(resolve, reject)
         .finally(() => signal.removeEventListener('abort', onStop));
     });
+  }
+
+  /**
+   * Set while the store keeps answering "retry" (down, 5xx, timeouts): since when (epoch ms) and
+   * its last answer. A store that answers its ping can still refuse every write; readiness asks here.
+   */
+  get storeFailure(): { since: number; reason: string } | undefined {
+    return this.outage && { since: this.outage.since, reason: this.outage.reason };
   }
 
   private get stopped(): boolean {
@@ -147,7 +157,7 @@ export class SpoolWriter {
       }
       this.beginOutage(res.reason);
       if (this.stopped) return null;
-      await sleep(this.delay(attempt, res.retryAfterMs), this.stopping.signal);
+      await this.backOff(this.delay(attempt, res.retryAfterMs));
       if (this.stopped) return null;
     }
   }
@@ -168,6 +178,22 @@ export class SpoolWriter {
     return res;
   }
 
+  /**
+   * Waits out a retry delay, but not longer than the store takes to come back: after a long
+   * outage the delay has grown to maxMs, and records would wait that long for nothing. Only a
+   * store that did not answer its ping at the start of the wait ends it early; one that answers
+   * pings but fails writes (5xx) is waited out in full, so it is not hammered.
+   */
+  private async backOff(ms: number): Promise<void> {
+    const signal = this.stopping.signal;
+    const until = Date.now() + ms;
+    const wasDown = !(await this.o.store.ping().catch(() => false));
+    while (!signal.aborted && Date.now() < until) {
+      await sleep(Math.min(this.o.probeIntervalMs ?? 1000, until - Date.now()), signal);
+      if (wasDown && !signal.aborted && Date.now() < until && (await this.o.store.ping().catch(() => false))) return;
+    }
+  }
+
   /** Equal jitter: at least half the step so retries still back off, spread so writers do not retry in step. */
   private delay(attempt: number, retryAfterMs = 0): number {
     const { minMs, maxMs } = this.o.backoff ?? DEFAULT_BACKOFF;
@@ -177,10 +203,11 @@ export class SpoolWriter {
 
   private beginOutage(reason: string): void {
     if (!this.outage) {
-      this.outage = { since: Date.now(), attempts: 0 };
+      this.outage = { since: Date.now(), attempts: 0, reason };
       this.log.warn({ reason, pendingRecords: this.o.spool.stats().pendingRecords }, 'store unavailable; records wait in the spool');
     }
     this.outage.attempts++;
+    this.outage.reason = reason;
   }
 
   private endOutage(): void {

@@ -17,12 +17,18 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   if (!parsed.success) {
     const errors = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]) as SettingName;
-      const help = SETTINGS[name]?.help ?? '';
-      return `invalid setting ${name}=${JSON.stringify(raw[name] ?? '')}: ${issue.message} (${help})`;
+      const setting = SETTINGS[name];
+      return `invalid setting ${name}=${shown(raw[name], setting !== undefined && 'secret' in setting)}: ${issue.message} (${setting?.help ?? ''})`;
     });
     return { ok: false, errors };
   }
   return { ok: true, config: deepFreeze(toConfig(parsed.data, join)) };
+}
+
+/** A value as an error line shows it: quoted, or for a secret only its length (the line lands in logs and terminals). */
+function shown(value: string | undefined, secret: boolean): string {
+  if (value === undefined) return '""';
+  return secret ? `(secret, ${value.length} characters)` : JSON.stringify(value);
 }
 
 /** The `--help` text: every setting with its default and meaning. */

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { GridCollection, GridIndex } from '../core/grids.js';
+import { projectPath } from './paths.js';
 
-export const SAMPLE_GRIDS_FILE = fileURLToPath(new URL('../assets/sample-county.geojson', import.meta.url));
+export const SAMPLE_GRIDS_FILE = projectPath('assets', 'sample-county.geojson');
 
 /** Loads and validates a grid file; throws one line naming the file and the first problems. */
 export function loadGrids(file: string = SAMPLE_GRIDS_FILE): GridIndex {

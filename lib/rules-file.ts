@@ -1,11 +1,11 @@
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { Rule, RulesFile, Selector } from '../core/rules.js';
+import { projectPath } from './paths.js';
 
 /** The bundled defaults, used when GRIDPATROL_RULES_FILE is unset. */
-export const BUNDLED_RULES_FILE = fileURLToPath(new URL('../assets/rules.yaml', import.meta.url));
+export const BUNDLED_RULES_FILE = projectPath('assets', 'rules.yaml');
 
 /** A rules file that cannot be used; `message` has one line per problem: `file:line rules[i] (id "x").field: what is wrong`. */
 export class RulesFileError extends Error {

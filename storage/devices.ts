@@ -42,27 +42,39 @@ export interface DeviceListQuery {
 }
 
 /*
- * Device passwords are 192-bit random secrets issued by us, not chosen by people: no dictionary
- * or guessing attack can use a fast hash against them, so a modest scrypt cost (N=2^12, ~4 MiB,
- * a few ms) is enough, and it keeps a reconnect storm of thousands of devices cheap.
+ * Device passwords are 192-bit random secrets issued by us, not chosen by people. A slow KDF
+ * protects low-entropy secrets from guessing; against 2^192 possibilities it adds nothing, and
+ * it made a reconnect storm cost seconds of CPU per hundred devices: 10,000 devices reconnecting
+ * after a restart waited minutes for scrypt (N=2^12, ~10 ms each on two cores), timed out and
+ * retried (bench/README.md, Connections). So a password is kept as a salted SHA-256, checked in
+ * constant time, as API tokens are. Hashes made by earlier versions (`scrypt$N$r$p$salt$key`)
+ * are still accepted and replaced by the SHA-256 form at their first successful check.
  */
-const SCRYPT = { N: 1 << 12, r: 8, p: 1 } as const;
-const KEY_BYTES = 32;
+const SCRYPT_PREFIX = 'scrypt$';
 const PASSWORD_BYTES = 24;
+
+function saltedDigest(password: string, salt: Buffer): Buffer {
+  return createHash('sha256').update(salt).update(password).digest();
+}
+
+/** `sha256$salt$digest`, base64url. */
+function hashPassword(password: string): string {
+  const salt = randomBytes(16);
+  return ['sha256', salt.toString('base64url'), saltedDigest(password, salt).toString('base64url')].join('$');
+}
 
 function scryptAsync(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => scrypt(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
-/** `scrypt$N$r$p$salt$key`, base64url: the parameters travel with the hash so the cost can change later. */
-async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, KEY_BYTES, SCRYPT);
-  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), key.toString('base64url')].join('$');
-}
-
 async function checkPassword(password: string, stored: string): Promise<boolean> {
-  const [alg, n, r, p, salt, key] = stored.split('$');
+  const parts = stored.split('$');
+  if (parts[0] === 'sha256' && parts.length === 3) {
+    const expected = Buffer.from(parts[2]!, 'base64url');
+    const actual = saltedDigest(password, Buffer.from(parts[1]!, 'base64url'));
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
+  }
+  const [alg, n, r, p, salt, key] = parts;
   if (alg !== 'scrypt' || !salt || !key) return false;
   const expected = Buffer.from(key, 'base64url');
   const actual = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
@@ -99,9 +111,9 @@ export interface DeviceRegistryOptions {
 }
 
 /**
- * The registered devices and their MQTT passwords, stored only as salted scrypt hashes.
+ * The registered devices and their MQTT passwords, stored only as salted SHA-256 hashes.
  * Successful verifications are cached (by id and SHA-256 of the password) so a reconnect storm
- * does not re-run scrypt; rotate, disable and remove drop the entry and tell `onRevoked` listeners.
+ * does not even read the database; rotate, disable and remove drop the entry and tell `onRevoked` listeners.
  */
 export class DeviceRegistry {
   private readonly cache = new Map<string, { digest: Buffer; device: Device; at: number }>();
@@ -134,6 +146,8 @@ export class DeviceRegistry {
       ),
       remove: db.prepare('DELETE FROM devices WHERE id = ?'),
       setHash: db.prepare('UPDATE devices SET password_hash = ? WHERE id = ?'),
+      /** only if the hash is still the one just checked: a rotation in between wins */
+      upgradeHash: db.prepare('UPDATE devices SET password_hash = ? WHERE id = ? AND password_hash = ?'),
       setDisabled: db.prepare('UPDATE devices SET disabled = ? WHERE id = ?'),
     };
   }
@@ -146,7 +160,7 @@ export class DeviceRegistry {
     if (RESERVED_DEVICE_IDS.includes(id)) throw new DeviceError('GP_ERR_API_VALIDATION', `id: "${id}" is reserved (the MQTT username of API tokens)`);
     if (this.row(id)) throw exists(id);
     const password = randomBytes(PASSWORD_BYTES).toString('base64url');
-    const hash = await hashPassword(password);
+    const hash = hashPassword(password);
     try {
       this.sql.insert.run(id, kind, gridId ?? null, name ?? null, this.now(), hash, lat ?? null, lon ?? null);
     } catch (err) {
@@ -172,9 +186,10 @@ export class DeviceRegistry {
     const row = this.row(id);
     if (!row) return { ok: false, reason: 'unknown' };
     if (!(await checkPassword(password, row.password_hash))) return { ok: false, reason: 'wrong-password' };
-    // rotated, disabled or removed while scrypt ran: answer from the new state, and cache nothing stale
+    // rotated, disabled or removed while the check ran: answer from the new state, and cache nothing stale
     if ((this.generation.get(id) ?? 0) !== gen) return this.check(id, password);
     if (row.disabled === 1) return { ok: false, reason: 'disabled' };
+    if (row.password_hash.startsWith(SCRYPT_PREFIX)) this.sql.upgradeHash.run(hashPassword(password), id, row.password_hash);
     const device = toDevice(row);
     this.remember(id, digest, device);
     return { ok: true, device };
@@ -201,7 +216,7 @@ export class DeviceRegistry {
   async rotate(id: string): Promise<string> {
     if (!this.row(id)) throw notFound(id);
     const password = randomBytes(PASSWORD_BYTES).toString('base64url');
-    const hash = await hashPassword(password);
+    const hash = hashPassword(password);
     const { changes } = this.sql.setHash.run(hash, id);
     if (changes === 0) throw notFound(id);
     this.revoke(id);

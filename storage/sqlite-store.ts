@@ -16,7 +16,7 @@ type Statement = Database.Statement;
 interface Statements {
   insertTelemetry: Statement; insertEvent: Statement; insertReading: Statement; insertAlertTransition: Statement;
   latestTelemetry: Statement; latestReadings: Statement;
-  trackRaw: Statement; trackBucketed: Statement;
+  trackRaw: Statement; trackLastIn: Statement;
   readingsAll: Statement; readingsOne: Statement; events: Statement;
 }
 
@@ -87,8 +87,17 @@ export class SqliteStore implements TelemetryStore {
     const params = { droneId, from: q.from, to: q.to };
     // Under the budget every point is returned as stored; only a longer track is bucketed.
     const raw = stmts.trackRaw.all({ ...params, limit: limit + 1 }) as TrackRow[];
-    const rows = raw.length <= limit ? raw : (stmts.trackBucketed.all({ ...params, limit }) as TrackRow[]);
-    return rows.map(toTrackPoint);
+    if (raw.length <= limit) return raw.map(toTrackPoint);
+    // bucket b: the times t with floor((t - from) * limit / span) = b, i.e. from + b * span / limit <= t < from + (b + 1) * span / limit
+    const span = q.to - q.from + 1;
+    const points: TrackPoint[] = [];
+    for (let b = 0; b < limit; b++) {
+      const lo = q.from + (b * span) / limit;
+      const hi = b === limit - 1 ? q.to + 1 : q.from + ((b + 1) * span) / limit;
+      const row = stmts.trackLastIn.get({ droneId, lo, hi }) as TrackRow | undefined;
+      if (row) points.push(toTrackPoint(row));
+    }
+    return points;
   }
 
   async readings(sensorId: string, q: ReadingsQuery): Promise<ReadingWindow[]> {
@@ -136,7 +145,7 @@ function prepare(db: Database.Database): Statements {
     latestTelemetry: db.prepare(sql.LATEST_TELEMETRY),
     latestReadings: db.prepare(sql.LATEST_READINGS),
     trackRaw: db.prepare(sql.TRACK_RAW),
-    trackBucketed: db.prepare(sql.TRACK_BUCKETED),
+    trackLastIn: db.prepare(sql.TRACK_LAST_IN),
     readingsAll: db.prepare(sql.READINGS_ALL),
     readingsOne: db.prepare(sql.READINGS_ONE),
     events: db.prepare(sql.EVENTS),

@@ -29,6 +29,7 @@ describe('benchmarks (--quick)', () => {
     ["connections", /GridPatrol\s+100\s+\d/],
     ['queries', /sqlite\s+track .* right/],
     ['startup', /empty\s+\d/],
+    ['redis-broker', /node A to node B, through Redis\s+\d/],
   ])('%s runs and prints its figures', async (name, row) => {
     const r = await bench(name);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite (type check, unit, integration against real servers).
-# Brings what it needs: npm packages, and Debian's influxdb (real influxd 1.6.7) and
-# docker-compose (to validate docker-compose.yml) when missing and running as root.
+# Brings what it needs: npm packages, and Debian's influxdb (real influxd 1.6.7),
+# redis-server (the clustered broker's tests) and docker-compose (to validate
+# docker-compose.yml) when missing and running as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,11 @@ need=()
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs) # disk fault tests: a loop-mounted ext4, chattr
+command -v losetup >/dev/null 2>&1 || need+=(mount)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/sbin/mosquitto ] || need+=(mosquitto) # ingest workers in an MQTT 5 shared subscription
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "test: installing ${need[*]} from Debian" >&2

@@ -56,14 +56,16 @@ export class SseHub {
     if (e.transition.id <= c.lastId) return;
     if (e.alert.silenced) return;
     if (c.grids && !c.grids.includes(e.alert.gridId)) return;
-    if (c.res.writableLength > MAX_BUFFERED_BYTES || c.res.destroyed) {
-      this.dropped++;
-      this.clients.delete(c);
-      c.res.destroy();
-      return;
-    }
+    if (c.res.writableLength > MAX_BUFFERED_BYTES || c.res.destroyed) return this.drop(c);
     c.res.write(formatEvent(e));
     c.lastId = e.transition.id;
+  }
+
+  /** Closes a client that does not read, and counts it (gridpatrol_sse_dropped_total). */
+  drop(c: SseClient): void {
+    this.dropped++;
+    this.clients.delete(c);
+    c.res.destroy();
   }
 
   /** Ends every stream, those still catching up too (an open stream keeps an HTTP server from closing). */

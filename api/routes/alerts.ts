@@ -17,6 +17,8 @@ export interface AlertRoutesOptions {
 const IdParams = z.object({ id: z.string().min(1).max(64) });
 /** SSE replay on reconnect: missed transitions are read from SQLite this many at a time, the socket drained between pages. */
 const REPLAY_PAGE = 200;
+/** A client that reads nothing for this long while it is replayed to is dropped, as a live one would be (ms). */
+export const REPLAY_STALL_MS = 15_000;
 
 
 /** Alerts, their audit trail, acknowledge/resolve and the live stream (officer). */
@@ -77,7 +79,7 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRoutesOptions> = async (app
         }
         for (const e of page) opts.sse.send(client, e);
         cursor = page.at(-1)!.transition.id;
-        if (res.writableNeedDrain) await drained(res);
+        if (res.writableNeedDrain && !(await drained(res, REPLAY_STALL_MS))) return opts.sse.drop(client);
       }
     } catch (err) {
       req.log.error({ err }, 'alert stream replay failed; the stream is closed');
@@ -104,15 +106,18 @@ export const alertRoutes: FastifyPluginAsyncZod<AlertRoutesOptions> = async (app
   });
 };
 
-/** Resolves when the response's buffer has drained, or it closed. */
-function drained(res: ServerResponse): Promise<void> {
+/** Resolves true when the response's buffer has drained or it closed, false when neither happened within `timeoutMs`. */
+function drained(res: ServerResponse, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
+    const done = (ok: boolean) => () => {
+      clearTimeout(timer);
+      res.off('drain', yes);
+      res.off('close', yes);
+      resolve(ok);
     };
-    res.on('drain', done);
-    res.on('close', done);
+    const yes = done(true);
+    const timer = setTimeout(done(false), timeoutMs);
+    res.on('drain', yes);
+    res.on('close', yes);
   });
 }

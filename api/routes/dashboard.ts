@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { InfoView } from '../../core/api.js';
 import { actorOf } from '../../core/principal.js';
+import { projectPath } from '../../lib/paths.js';
 
 export interface DashboardOptions {
   /** the built bundle (`npm run build:web`); default web/dist */
@@ -14,7 +15,7 @@ export interface DashboardOptions {
   tileAttribution?: string;
 }
 
-export const DEFAULT_WEB_DIR = join(import.meta.dirname, '../../web/dist');
+export const DEFAULT_WEB_DIR = projectPath('web', 'dist');
 
 const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>GridPatrol</title>
 <p>The dashboard is not built. Run <code>npm run build:web</code> (<code>npm start</code> does it), then reload.

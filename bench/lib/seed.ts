@@ -8,9 +8,9 @@ import { openMetadataDb } from '../../storage/metadata-db.js';
 
 /**
  * Registers `n` drones straight into a data folder's metadata database, before GridPatrol starts
- * on it: one through the registry (a real salted scrypt hash), the others with that same hash
- * and so the same password. Registering 10,000 over the API would cost 10,000 scrypt hashes
- * (minutes on two cores) and measure registration, not what the benchmark is about.
+ * on it: one through the registry (a real salted hash), the others with that same hash and so
+ * the same password. Registering 10,000 over the API would take 10,000 HTTP requests and
+ * measure registration, not what the benchmark is about.
  */
 export async function seedDrones(dataDir: string, n: number, prefix: string): Promise<LoadDevice[]> {
   const db = openMetadataDb(join(dataDir, 'gridpatrol.db'));

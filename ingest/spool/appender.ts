@@ -27,7 +27,8 @@ export interface AppenderOptions {
 export class SegmentAppender {
   private queue: Pending[] = [];
   private running: Promise<void> | undefined;
-  private failure: unknown;
+  /** a failed write left bytes past this size that could not be cut yet: cut them before the next write */
+  private cutTo: number | undefined;
   queuedBytes = 0;
   queuedRecords = 0;
 
@@ -49,7 +50,6 @@ export class SegmentAppender {
 
   /** Resolves once `text` (whole lines) is written; rejects if the write failed. */
   enqueue(text: string, bytes: number, records: number): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.queue.push({ text, bytes, records, resolve, reject });
       this.queuedBytes += bytes;
@@ -101,14 +101,17 @@ export class SegmentAppender {
   }
 
   private async write(buf: Buffer): Promise<void> {
-    if (this.failure) throw this.failure;
     let size = this.o.sizes.get(this.headId) ?? 0;
+    if (this.cutTo !== undefined) {
+      await this.fh.truncate(this.cutTo); // still failing (read-only): this write is refused too
+      this.cutTo = undefined;
+    }
     if (size > 0 && size + buf.length > this.o.segmentBytes) size = await this.roll();
     try {
       for (let off = 0; off < buf.length; ) off += (await this.fh.write(buf, off, buf.length - off, null)).bytesWritten;
       if (this.o.fsync) await this.fh.datasync();
     } catch (err) {
-      await this.undo(size, err);
+      await this.undo(size);
       throw err;
     }
     this.o.sizes.set(this.headId, size + buf.length);
@@ -116,13 +119,15 @@ export class SegmentAppender {
 
   /**
    * A failed write (ENOSPC, EIO) may have left part of a group behind; the next group must not
-   * be glued to it, so the file is cut back. If even that fails, the spool refuses every append.
+   * be glued to it, so the file is cut back. If even that fails (the file or the file system
+   * turned read-only), every later write first tries the cut again and is refused until it works:
+   * the spool takes appends again once the disk does.
    */
-  private async undo(size: number, cause: unknown): Promise<void> {
+  private async undo(size: number): Promise<void> {
     try {
       await this.fh.truncate(size);
     } catch {
-      this.failure = cause;
+      this.cutTo = size;
     }
   }
 

@@ -13,6 +13,8 @@ export interface FleetOptions {
   summary: RunSummary;
   /** a command from a drone's commands topic that passed DroneCommand; true when the drone takes it */
   onCommand: (drone: string, cmd: DroneCommand) => boolean;
+  /** every publish's outcome: acknowledged (QoS 1) or sent (QoS 0) without `err`, else why not */
+  onPublished?: (e: Extract<Emission, { type: 'publish' }>, err?: Error) => void;
 }
 
 const LOG_PAYLOAD_CHARS = 512;
@@ -67,6 +69,8 @@ export class Fleet {
           if (kind === 'drone') this.listenForCommands(id, client);
         },
         onUnexpectedClose: (why) => noteError(this.o.summary, `${id}: ${why}`),
+        // a broker that restarted may have lost the retained status: say `online` again, as on the first connect
+        onReconnect: () => this.publish(onlineStatus(kind, id)),
       },
     );
     this.links.set(id, link);
@@ -135,6 +139,7 @@ export class Fleet {
     const fault = e.fault ? faultCount(s, e.fault) : null;
     if (fault) fault.sent++;
     link.publish(e.topic, e.payload, e.qos, e.retain, (err) => {
+      this.o.onPublished?.(e, err);
       if (err) {
         if (counted) ch.failed++;
         if (fault) fault.unexpected++;
@@ -247,4 +252,10 @@ export class Fleet {
   async close(): Promise<void> {
     await Promise.all([...this.links.values()].map((l) => l.close(5000)));
   }
+}
+
+/** The retained status a device publishes when it (re)connects (its last will says `offline`). */
+function onlineStatus(kind: 'drone' | 'sensor', id: string): Extract<Emission, { type: 'publish' }> {
+  const t = Date.now();
+  return { type: 'publish', t, device: id, kind, channel: 'status', topic: topics.device(kind, id, 'status'), payload: JSON.stringify({ state: 'online', ts: t }), qos: 1, retain: true, items: 1, valid: true };
 }

@@ -42,7 +42,12 @@ export class DeviceLink {
     readonly id: string,
     private readonly url: string,
     private readonly options: IClientOptions,
-    private readonly hooks: { onConnect?: (c: MqttClient) => void; onUnexpectedClose?: (why: string) => void },
+    private readonly hooks: {
+      onConnect?: (c: MqttClient) => void;
+      onUnexpectedClose?: (why: string) => void;
+      /** connected again on its own after the server closed the link (a broker restart): before any waiting publish goes out */
+      onReconnect?: () => void;
+    },
   ) {}
 
   get connected(): boolean {
@@ -60,7 +65,8 @@ export class DeviceLink {
     return op;
   }
 
-  async open(): Promise<void> {
+  /** `first` runs once connected, before the publishes that waited for the connection. */
+  async open(first?: () => void): Promise<void> {
     this.quiet = false;
     const client = await connectClient(this.url, this.options);
     this.client = client;
@@ -68,6 +74,7 @@ export class DeviceLink {
     this.reconnectDelayMs = 1000;
     client.on('close', () => this.closed(client));
     this.hooks.onConnect?.(client);
+    first?.();
     for (const w of this.waiting.splice(0)) w.send();
   }
 
@@ -78,11 +85,19 @@ export class DeviceLink {
     for (const done of [...this.pending]) done(new Error('connection closed before the acknowledgement'));
     if (this.quiet) return;
     this.hooks.onUnexpectedClose?.('connection closed by the server');
-    // a device whose connection drops connects again, a little later each time
+    this.reconnectLater();
+  }
+
+  /** A device whose connection dropped connects again, a little later each time (at most 10 s apart), until it is back or told to stop. */
+  private reconnectLater(): void {
     const delay = this.reconnectDelayMs;
     this.reconnectDelayMs = Math.min(10_000, delay * 2);
     setTimeout(() => {
-      if (!this.quiet && !this.client) this.open().catch((err: Error) => this.hooks.onUnexpectedClose?.(`reconnect failed: ${err.message}`));
+      if (this.quiet || this.client) return;
+      this.open(this.hooks.onReconnect).catch((err: Error) => {
+        this.hooks.onUnexpectedClose?.(`reconnect failed: ${err.message}`);
+        this.reconnectLater();
+      });
     }, delay).unref();
   }
 

@@ -84,7 +84,7 @@ export async function registrationTakesPosition(url: string): Promise<boolean> {
 
 /**
  * Registers devices through POST /api/v1/devices with the admin token, a few at a time (each
- * registration costs the server a scrypt hash). Throws one line a person can act on.
+ * registration costs the server a database write). Throws one line a person can act on.
  */
 export async function registerDevices(o: {
   url: string;

@@ -130,15 +130,12 @@ export const TRACK_RAW = `SELECT ${TRACK_COLUMNS} FROM drone_telemetry
 
 /**
  * Downsampled track: the range is cut into `limit` equal buckets and the last point of each
- * non-empty bucket is kept. SQLite takes the bare columns from the row that has MAX(ts)
- * (documented behaviour of min/max aggregates), so each point is a real, whole row.
- * Parameters arrive as REAL (better-sqlite3 binds numbers as doubles): CAST floors the bucket.
+ * non-empty bucket is kept, each a real, whole row. The store asks once per bucket (see
+ * SqliteStore.track): one seek into the (drone_id, ts) key each, where a GROUP BY over the
+ * range would read and sort every point in it.
  */
-export const TRACK_BUCKETED = `SELECT MAX(ts) AS ts, lat, lon, alt, speed, heading, battery, rssi, mode, grid_id
-  FROM drone_telemetry
-  WHERE drone_id = @droneId AND ts BETWEEN @from AND @to
-  GROUP BY CAST((ts - @from) * @limit / (@to - @from + 1) AS INTEGER)
-  ORDER BY ts`;
+export const TRACK_LAST_IN = `SELECT ${TRACK_COLUMNS} FROM drone_telemetry
+  WHERE drone_id = @droneId AND ts >= @lo AND ts < @hi ORDER BY ts DESC LIMIT 1`;
 
 /** Window start = floor(ts / every) * every, as InfluxDB's GROUP BY time() aligns to the epoch. */
 const WINDOWS = (metricFilter: string) => `SELECT ts - (ts % @everyMs) AS window_start, metric,

@@ -14,6 +14,8 @@ export interface Ports {
   mqttPort: number;
   wsPort: number;
   httpPort: number;
+  /** MQTT over TLS; null unless GRIDPATROL_TLS_CERT_FILE and GRIDPATROL_TLS_KEY_FILE are set */
+  mqttsPort?: number | null;
 }
 
 /** Settings for a throwaway GridPatrol: ports 0, a fresh temp data folder, a known admin token. */
@@ -42,26 +44,33 @@ export async function startInProcess(extra: Record<string, string> = {}): Promis
   };
 }
 
-/** GridPatrol as its own process (`tsx main.ts`), for kill -9. Resolves when it listens. */
-export async function spawnGridPatrol(env: Record<string, string>): Promise<{ child: ChildProcess; ports: Ports; http: Http; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'main.ts'], {
+/** GridPatrol as its own process (`tsx main.ts`, or `opts.bundle`), for kill -9, logging at info (or `opts.logLevel`). Resolves when it listens. */
+export async function spawnGridPatrol(env: Record<string, string>, opts: { logLevel?: string; role?: 'all' | 'broker' | 'ingest' | 'api'; /** a built start-up bundle (scripts/build-server.ts) to run instead of the sources */ bundle?: string } = {}): Promise<{ child: ChildProcess; ports: Ports; http: Http; exited: Promise<number | null>; logs: Array<Record<string, unknown> & { msg: string; level: number }>; output: () => string }> {
+  const entry = opts.bundle ? ['--enable-source-maps', opts.bundle] : ['--import', 'tsx', 'main.ts'];
+  const child = spawn(process.execPath, [...entry, ...(opts.role ? [opts.role] : [])], {
     cwd: join(import.meta.dirname, '../..'),
-    env: { ...process.env, ...env, GRIDPATROL_LOG_LEVEL: 'info' },
+    env: { ...process.env, ...env, GRIDPATROL_LOG_LEVEL: opts.logLevel ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
+  // everything the process wrote, raw (stdout, then stderr), for tests that search all of it
+  let stdout = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  // every log line at info and above, parsed, for tests that check what GridPatrol reported
+  const logs: Array<Record<string, unknown> & { msg: string; level: number }> = [];
   const ports = await new Promise<Ports>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       if (!line.startsWith('{')) return;
-      const rec = JSON.parse(line) as { msg: string } & Ports;
-      if (rec.msg === 'gridpatrol listening') resolve({ mqttPort: rec.mqttPort, wsPort: rec.wsPort, httpPort: rec.httpPort });
+      const rec = JSON.parse(line) as Record<string, unknown> & { msg: string; level: number } & Ports;
+      logs.push(rec);
+      if (rec.msg === 'gridpatrol listening') resolve({ mqttPort: rec.mqttPort, wsPort: rec.wsPort, httpPort: rec.httpPort, mqttsPort: rec.mqttsPort });
     });
     child.on('exit', (code) => reject(new Error(`gridpatrol exited ${code} before listening: ${stderr}`)));
   });
-  return { child, ports, http: http(ports.httpPort), exited };
+  return { child, ports, http: http(ports.httpPort), exited, logs, output: () => stdout + stderr };
 }
 
 export interface Http {

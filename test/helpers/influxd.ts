@@ -22,8 +22,8 @@ export interface Influxd {
   pause(): void;
   /** SIGCONT after `pause()`. */
   resume(): void;
-  /** SIGKILL, keeping dataDir and port, for outage tests. */
-  kill(): Promise<void>;
+  /** SIGKILL (or `signal`: SIGTERM for an orderly stop), keeping dataDir and port, for outage tests. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts again on the same dataDir and port after `kill()`. */
   start(): Promise<void>;
 }
@@ -139,11 +139,11 @@ export async function startInfluxd(): Promise<Influxd> {
     },
     pause: () => void current.child.kill('SIGSTOP'),
     resume: () => void current.child.kill('SIGCONT'),
-    async kill() {
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
       const { child } = current;
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGKILL');
+      child.kill(signal);
       await exited;
     },
     async start() {

@@ -10,7 +10,7 @@ import {
 import {
   createDatabaseStatement, eventsQuery, latestReadingsQuery, latestTelemetryQuery, readingsQuery, trackBucketedQuery, trackRawQuery,
 } from './influx/influxql.js';
-import { rowToEvent, rowToReading, rowToTelemetry, rowToTrackPoint, toPoint } from './influx/points.js';
+import { rowToEvent, rowToReading, rowToTelemetry, isWholeTrackRow, rowToTrackPoint, toPoint } from './influx/points.js';
 import { writeBatch, type WriteTarget, type WriteTuning } from './influx/write.js';
 import type {
   ReadingWindow, ReadingsQuery, TelemetryStore, TimeRange, TrackPoint, TrackQuery, WriteResult,
@@ -94,7 +94,7 @@ export class InfluxStore implements TelemetryStore {
     // Under the budget every point is returned as stored; only a longer track is bucketed.
     const raw = await this.query(trackRawQuery(droneId, q, limit + 1));
     const rows = raw.length <= limit ? raw : await this.query(trackBucketedQuery(droneId, q, limit));
-    return rows.map(rowToTrackPoint);
+    return rows.filter(isWholeTrackRow).map(rowToTrackPoint);
   }
 
   async readings(sensorId: string, q: ReadingsQuery): Promise<ReadingWindow[]> {

@@ -1,7 +1,7 @@
 import { InfluxDB, Point } from '@influxdata/influxdb-client';
 import { describe, expect, it } from 'vitest';
 import type { StoreRecord } from '../../core/records.js';
-import { toPoint } from './points.js';
+import { isWholeTrackRow, toPoint } from './points.js';
 
 /** The client's own Point for a record (how points were built before lines were written directly): the reference. */
 function clientPoint(r: StoreRecord): Point {
@@ -62,5 +62,18 @@ describe('toPoint', () => {
       expect(() => clientPoint(bad)).toThrow();
       expect(() => toPoint(bad)).toThrow();
     }
+  });
+});
+
+describe('isWholeTrackRow', () => {
+  const whole = { time: 1, lat: 33.8, lon: 113.9, alt: 100, speed: 8, heading: 90, battery: 80, rssi: -60, mode: 'patrol', grid_id: 'LY-C3' };
+
+  it('takes a row with every track column', () => {
+    expect(isWholeTrackRow(whole)).toBe(true);
+  });
+
+  it('leaves out a point InfluxDB shows half-written (some fields null)', () => {
+    expect(isWholeTrackRow({ ...whole, lat: null, lon: null, rssi: null, mode: null })).toBe(false);
+    expect(isWholeTrackRow({ ...whole, grid_id: null })).toBe(false);
   });
 });

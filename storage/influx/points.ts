@@ -143,6 +143,19 @@ export function rowToReading(row: Row): ReadingRecord {
   return r;
 }
 
+const TRACK_COLUMNS = ['time', 'lat', 'lon', 'alt', 'speed', 'heading', 'battery', 'rssi', 'mode', 'grid_id'] as const;
+
+/**
+ * Whether a track row has every column. InfluxDB 1.x keeps each field of a point as its own
+ * series in its write cache, so a query that runs while the point is being written can see some
+ * of its fields and not others (the freshness benchmark polls a point as it lands, and saw rows
+ * with alt, battery, heading and speed but null lat, lon, rssi and mode). Such a row is not a point yet: the track
+ * leaves it out, and the next query sees it whole.
+ */
+export function isWholeTrackRow(row: Row): boolean {
+  return TRACK_COLUMNS.every((c) => row[c] !== null && row[c] !== undefined);
+}
+
 export function rowToTrackPoint(row: Row): TrackPoint {
   return {
     ts: num(row, 'time'), lat: num(row, 'lat'), lon: num(row, 'lon'), alt: num(row, 'alt'), speed: num(row, 'speed'),

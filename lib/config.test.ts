@@ -27,6 +27,16 @@ describe('loadConfig', () => {
     for (const e of r.errors) expect(e).not.toContain('\n');
   });
 
+  it('shows a bad URL setting without its password or query values', () => {
+    const r = loadConfig({ GRIDPATROL_MQTT_URL: 'http://svc:hunter2-secret@broker:1883/?key=abc123', GRIDPATROL_INFLUX_URL: 'ftp://x' });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const line = r.errors.find((e) => e.includes('GRIDPATROL_MQTT_URL'))!;
+    expect(line).toMatch(/GRIDPATROL_MQTT_URL="http:\/\/redacted@broker:1883\/\?key=redacted": expected an mqtt:\/\//);
+    expect(line).not.toMatch(/hunter2|abc123|svc/);
+    expect(r.errors.find((e) => e.includes('GRIDPATROL_INFLUX_URL'))).toContain('GRIDPATROL_INFLUX_URL="ftp://x"');
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ GRIDPATROL_HTTP_PORT: '' }).ok).toBe(true);
   });

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { SETTINGS, SettingsSchema, toConfig, type Config, type SettingName } from '../core/config.js';
+import { redactUrl } from './redact-url.js';
 
 export type ConfigResult = { ok: true; config: Readonly<Config> } | { ok: false; errors: string[] };
 
@@ -25,10 +26,21 @@ export function loadConfig(env: NodeJS.ProcessEnv): ConfigResult {
   return { ok: true, config: deepFreeze(toConfig(parsed.data, join)) };
 }
 
-/** A value as an error line shows it: quoted, or for a secret only its length (the line lands in logs and terminals). */
+/**
+ * A value as an error line shows it: quoted, or for a secret only its length, and a URL without
+ * its user info and query values (a Redis or broker URL may carry a password); the line lands in
+ * logs and terminals.
+ */
 function shown(value: string | undefined, secret: boolean): string {
   if (value === undefined) return '""';
-  return secret ? `(secret, ${value.length} characters)` : JSON.stringify(value);
+  if (secret) return `(secret, ${value.length} characters)`;
+  return JSON.stringify(carriesUrlSecrets(value) ? redactUrl(value) : value);
+}
+
+function carriesUrlSecrets(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const u = new URL(value);
+  return Boolean(u.username || u.password || u.search || u.hash);
 }
 
 /** The `--help` text: every setting with its default and meaning. */

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { MetadataDb } from '../../storage/metadata-db.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AlertEvent } from './sse.js';
+import { redactUrl } from '../../lib/redact-url.js';
 
 export interface WebhookOptions {
   db: MetadataDb;
@@ -95,7 +96,7 @@ export class Webhooks {
     if (this.stopped || this.busy.has(target)) return;
     clearTimeout(this.timers.get(target));
     const timer = setTimeout(() => {
-      this.drain(target).catch((err: unknown) => this.o.log.error({ err, target }, 'webhook delivery stopped on an error; what is pending is tried again on the next transition or start'));
+      this.drain(target).catch((err: unknown) => this.o.log.error({ err, target: redactUrl(target) }, 'webhook delivery stopped on an error; what is pending is tried again on the next transition or start'));
     }, delayMs);
     timer.unref();
     this.timers.set(target, timer);
@@ -137,7 +138,7 @@ export class Webhooks {
     this.o.db
       .prepare('UPDATE webhook_deliveries SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?')
       .run(failed ? 'failed' : 'pending', attempts, error, next, row.id);
-    (failed ? this.o.log.error.bind(this.o.log) : this.o.log.warn.bind(this.o.log))({ target, deliveryId: row.id, attempts, error }, failed ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
+    (failed ? this.o.log.error.bind(this.o.log) : this.o.log.warn.bind(this.o.log))({ target: redactUrl(target), deliveryId: row.id, attempts, error }, failed ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
   }
 
   /** null when the target took it (2xx), else why not. */

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -7,12 +6,14 @@ import type { MqttClient } from 'mqtt';
 import { parseDocument } from 'yaml';
 import { topics } from '../core/topics.js';
 import { BUNDLED_RULES_FILE } from '../lib/rules-file.js';
-import { runLoad, type LoadDevice } from '../simulators/load.js';
+import { runLoad } from '../simulators/load.js';
 import { openSse, writeRulesFile, type SseStream } from '../test/helpers/alerts.js';
-import { connectMqtt, registerDevice, spawnGridPatrol, testEnv, type Http } from '../test/helpers/gridpatrol.js';
+import { connectMqtt, spawnGridPatrol, testEnv, type Http } from '../test/helpers/gridpatrol.js';
 import { stopProcess } from '../test/helpers/influxd.js';
 import { cpuTimeMs } from './lib/proc.js';
-import { spread, type Spread } from './lib/stats.js';
+import { watchLog, type GpLog } from './lib/gp-log.js';
+import { registerDrones } from './lib/register.js';
+import { quantile, spread, type Spread } from './lib/stats.js';
 
 /**
  * How long an alert takes from the triggering MQTT publish to its event on the SSE stream, with
@@ -60,7 +61,7 @@ export interface AlertLatencyRun {
   gridpatrolCpuPercent: number | null;
   /** this process's event loop delay (it runs the load generator and the SSE reader), ms */
   benchLoopDelayP99Ms: number;
-  gridpatrolLog: { warn: number; error: number; samples: string[] };
+  gridpatrolLog: GpLog;
   /** the machine's 1-minute load average before and after the run: other work on it shows in every figure */
   loadAverage: { before: number; after: number };
   /** every trigger's publish → SSE latency in the order fired, ms (for the JSON) */
@@ -76,44 +77,6 @@ export function benchRules(): string {
   if (!ceiling) throw new Error('bundled rules: drone-altitude-ceiling not found');
   ceiling.set('ceilingM', 150);
   return doc.toString();
-}
-
-function quantile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const pos = (sorted.length - 1) * p;
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return Math.round((sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo)) * 100) / 100;
-}
-
-function watchLog(child: ChildProcess): AlertLatencyRun['gridpatrolLog'] {
-  const out = { warn: 0, error: 0, samples: [] as string[] };
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    for (const line of lines) {
-      const level = Number(/"level":(\d+)/.exec(line)?.[1] ?? 0);
-      if (level < 40) continue;
-      if (level >= 50) out.error++;
-      else out.warn++;
-      if (out.samples.length < 5) out.samples.push(line.slice(0, 500));
-    }
-  });
-  child.stderr!.resume();
-  return out;
-}
-
-async function register(h: Http, prefix: string, n: number): Promise<LoadDevice[]> {
-  const ids = Array.from({ length: n }, (_, i) => `${prefix}-${String(i + 1).padStart(3, '0')}`);
-  const out: LoadDevice[] = [];
-  for (let i = 0; i < ids.length; i += 8) {
-    const chunk = ids.slice(i, i + 8);
-    const passwords = await Promise.all(chunk.map((id) => registerDevice(h, id, 'drone')));
-    chunk.forEach((id, k) => out.push({ id, password: passwords[k]! }));
-  }
-  return out;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -160,16 +123,16 @@ export async function runAlertLatency(o: AlertLatencyOptions): Promise<AlertLate
   const result: AlertLatencyRun = {
     rate: o.rate, run: o.run, triggers: o.triggers, delivered: 0, p50Ms: null, p99Ms: null, maxMs: null, ackP50Ms: null, ackP99Ms: null,
     backgroundSent: 0, backgroundAckedPerSec: 0, backgroundErrors: 0, gridpatrolCpuPercent: null, benchLoopDelayP99Ms: 0,
-    gridpatrolLog: { warn: 0, error: 0, samples: [] }, latenciesMs: [], loadAverage: { before: round2(loadavg()[0]!), after: 0 },
+    gridpatrolLog: { warn: 0, error: 0, samples: [], stderr: '' }, latenciesMs: [], loadAverage: { before: round2(loadavg()[0]!), after: 0 },
   };
   let gp: Awaited<ReturnType<typeof spawnGridPatrol>> | undefined;
   let sse: SseStream | undefined;
   const triggerClients: MqttClient[] = [];
   try {
     gp = await spawnGridPatrol(env);
-    result.gridpatrolLog = watchLog(gp.child);
-    const background = await register(gp.http, 'bg', o.devices);
-    const triggerDevices = await register(gp.http, 'trigger', o.triggerDrones);
+    result.gridpatrolLog = watchLog(gp.child, 5);
+    const background = await registerDrones(gp.http, 'bg', o.devices);
+    const triggerDevices = await registerDrones(gp.http, 'trigger', o.triggerDrones);
     for (const d of triggerDevices) triggerClients.push(await connectMqtt(gp.ports.mqttPort, d.id, d.password));
     sse = await openSse(gp.ports.httpPort);
     if (sse.status !== 200) throw new Error(`alert stream answered ${sse.status}`);

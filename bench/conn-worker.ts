@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connectPacket } from '../test/helpers/raw-mqtt.js';
 
 /**
  * One client process of the connections benchmark (spawned with a raised `ulimit -n`, IPC to the
@@ -24,33 +25,6 @@ const CONNECT_TIMEOUT_MS = 30_000;
 const epochNow = () => performance.timeOrigin + performance.now();
 const send = (m: object) => process.send!(m);
 
-function utf8(s: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(b.length);
-  return Buffer.concat([len, b]);
-}
-
-/** [MQTT-2.2.3] remaining length, 7 bits a byte */
-function remainingLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-
-/** [MQTT-3.1] CONNECT: protocol MQTT level 4, flags username | password | clean session. */
-function connectPacket(clientId: string, username: string, password: string): Buffer {
-  const variable = Buffer.concat([utf8('MQTT'), Buffer.from([4, 0x80 | 0x40 | 0x02, KEEPALIVE_S >> 8, KEEPALIVE_S & 0xff])]);
-  const payload = Buffer.concat([utf8(clientId), utf8(username), utf8(password)]);
-  const body = Buffer.concat([variable, payload]);
-  return Buffer.concat([Buffer.from([0x10]), remainingLength(body.length), body]);
-}
-
 const PINGREQ = Buffer.from([0xc0, 0x00]);
 const DISCONNECT = Buffer.from([0xe0, 0x00]);
 
@@ -71,7 +45,7 @@ function open(port: number, d: Device): Promise<string | null> {
       resolve(reason);
     };
     const timer = setTimeout(() => done('no CONNACK within 30 s'), CONNECT_TIMEOUT_MS);
-    s.once('connect', () => s.write(connectPacket(`${d.id}-idle`, d.id, d.password)));
+    s.once('connect', () => s.write(connectPacket({ clientId: `${d.id}-idle`, username: d.id, password: d.password, keepalive: KEEPALIVE_S })));
     let got = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);

@@ -2,8 +2,7 @@ import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { topics } from '../core/topics.js';
-import type { LoadDevice } from '../simulators/load.js';
-import { connectMqtt, registerDevice, testEnv, type Http } from '../test/helpers/gridpatrol.js';
+import { connectMqtt, registerDevice, testEnv } from '../test/helpers/gridpatrol.js';
 import { startInfluxd, stopProcess, type Influxd } from '../test/helpers/influxd.js';
 import { writeRulesFile } from '../test/helpers/alerts.js';
 import { benchRules } from './alert-latency.js';
@@ -14,6 +13,7 @@ import { watchLog, type GpLog } from './lib/gp-log.js';
 import { generate } from './lib/load.js';
 import { LoopbackClients } from './lib/loopback-http.js';
 import { load1, machine, machineLine } from './lib/machine.js';
+import { registerDrones } from './lib/register.js';
 import { cpuTimeMs } from './lib/proc.js';
 import { writeResults } from './lib/results.js';
 import { quantile, showSpread, spread, type Spread } from './lib/stats.js';
@@ -66,17 +66,6 @@ interface FreshnessRun {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round2 = (x: number) => Math.round(x * 100) / 100;
-
-async function register(h: Http, n: number): Promise<LoadDevice[]> {
-  const ids = Array.from({ length: n }, (_, i) => `bg-${String(i + 1).padStart(3, '0')}`);
-  const out: LoadDevice[] = [];
-  for (let i = 0; i < ids.length; i += 8) {
-    const chunk = ids.slice(i, i + 8);
-    const passwords = await Promise.all(chunk.map((id) => registerDevice(h, id, 'drone')));
-    chunk.forEach((id, k) => out.push({ id, password: passwords[k]! }));
-  }
-  return out;
-}
 
 /** Publishes the probes and polls for each; resolves with publish → visible and publish → PUBACK latencies, ms. */
 async function probe(samples: number, drone: MqttClient, clients: LoopbackClients): Promise<{ visible: number[]; acks: number[]; requests: number }> {
@@ -136,7 +125,7 @@ async function runFreshness(o: FreshnessBenchOptions, store: StoreKind, run: num
     dataDir = env.GRIDPATROL_DATA_DIR!;
     gp = await startGridPatrol(env);
     result.gridpatrolLog = watchLog(gp.child, 5);
-    const background = await register(gp.http, o.devices);
+    const background = await registerDrones(gp.http, 'bg', o.devices);
     drone = await connectMqtt(gp.ports.mqttPort, PROBE, await registerDevice(gp.http, PROBE, 'drone'));
     clients = new LoopbackClients(gp.ports.httpPort, 64);
     let cpuBefore: number | null = null;

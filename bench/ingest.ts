@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { LoadDevice, LoadResult } from '../simulators/load.js';
-import { registerDevice, testEnv, type Http } from '../test/helpers/gridpatrol.js';
+import { testEnv, type Http } from '../test/helpers/gridpatrol.js';
 import { writeRulesFile } from '../test/helpers/alerts.js';
 import { startInfluxd, stopProcess, type Influxd } from '../test/helpers/influxd.js';
 import { benchRules } from './alert-latency.js';
@@ -12,6 +12,7 @@ import { generate } from './lib/load.js';
 import { load1 } from './lib/machine.js';
 import { cpuTimeMs } from './lib/proc.js';
 import { promValue } from './lib/prom.js';
+import { registerDrones } from './lib/register.js';
 
 /**
  * One ingest benchmark scenario: a fresh GridPatrol process (and, for InfluxDB, a fresh influxd)
@@ -237,17 +238,6 @@ async function waitDrained(h: Http, sent: number, before: Counters, timeoutMs: n
   }
 }
 
-async function registerDrones(h: Http, n: number): Promise<LoadDevice[]> {
-  const ids = Array.from({ length: n }, (_, i) => `bench-drone-${String(i + 1).padStart(3, '0')}`);
-  const out: LoadDevice[] = [];
-  for (let i = 0; i < ids.length; i += 8) {
-    const chunk = ids.slice(i, i + 8);
-    const passwords = await Promise.all(chunk.map((id) => registerDevice(h, id, 'drone')));
-    chunk.forEach((id, k) => out.push({ id, password: passwords[k]! }));
-  }
-  return out;
-}
-
 interface StepContext {
   o: ScenarioOptions;
   gp: RunningGridPatrol;
@@ -371,7 +361,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     dataDir = env.GRIDPATROL_DATA_DIR!;
     gp = await startGridPatrol(env, o.nodeArgs);
     log = watchLog(gp.child);
-    const devices = await registerDrones(gp.http, o.devices);
+    const devices = await registerDrones(gp.http, 'bench-drone', o.devices);
     // one device time per seq (tsOrigin + seq), an hour back: unique keys however fast the steps go
     const ctx: StepContext = { o, gp, influx, dataDir, devices, tsOrigin: Date.now() - 3_600_000, seq: 1 };
 

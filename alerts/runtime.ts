@@ -72,23 +72,48 @@ export function buildAlerting(d: AlertingDeps) {
     dispatcher.onAlert(e.alert, e.transition.kind);
   });
 
-  const handle = (signals: RuleSignal[]) => {
-    for (const s of signals) {
-      try {
-        service.handle(s);
-      } catch (err) {
-        log.error({ err, ruleId: s.ruleId }, 'alert service failed to take a rule signal');
-      }
+  // The signals of every message taken in one turn of the event loop go to the alert service as
+  // one batch (one transaction) at setImmediate; each message's accept waits for its batch, so a
+  // PUBACK still means its alert is committed. Signals from anywhere else first drain the batch,
+  // so the service takes every signal in the order the engine made it.
+  let queued: RuleSignal[] = [];
+  let batch: Promise<void> | undefined;
+  const take = (signals: RuleSignal[]) => {
+    if (signals.length === 0) return;
+    try {
+      service.handleAll(signals);
+    } catch (err) {
+      log.error({ err, signals: signals.length }, 'alert service failed to take rule signals');
     }
+  };
+  const drain = () => {
+    const signals = queued;
+    queued = [];
+    batch = undefined;
+    take(signals);
+  };
+  const handle = (signals: RuleSignal[]) => {
+    drain();
+    take(signals);
+  };
+  const defer = (signals: RuleSignal[]): Promise<void> | undefined => {
+    if (signals.length === 0) return undefined;
+    queued.push(...signals);
+    return (batch ??= new Promise<void>((resolve) => setImmediate(() => {
+      drain();
+      resolve();
+    })));
   };
 
   const observer: IngestObserver = {
     records(records) {
       try {
-        handle(engine.onRecords(records));
+        const signals = engine.onRecords(records);
         dispatcher.observe(records);
+        return defer(signals);
       } catch (err) {
         log.error({ err }, 'rules evaluation failed');
+        return undefined;
       }
     },
     status(kind, id, online, at, isWill) {
@@ -129,6 +154,7 @@ export function buildAlerting(d: AlertingDeps) {
       for (const t of timers) clearInterval(t);
       stopWatch();
       webhooks?.stop();
+      drain();
       sse.closeAll();
       state.flush();
       await service.close();

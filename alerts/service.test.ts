@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AlertEvent } from './service.js';
-import { MIN, T0, clear, fire, harness, type Harness } from './testing.js';
+import { silentLogger } from '../lib/logger.js';
+import { createMetrics } from '../lib/metrics.js';
+import { openMetadataDb } from '../storage/metadata-db.js';
+import { AlertService, type AlertEvent } from './service.js';
+import { MIN, RecordingSink, T0, clear, fire, grids, harness, rulesFile, type Harness } from './testing.js';
 
 let h: Harness;
 beforeEach(() => {
@@ -106,6 +109,43 @@ describe('AlertService deduplication', () => {
       description, values_json, opened_at, last_seen_at, count, response_due_at, disposal_due_at, requires_disposal, silenced)
       VALUES ('al_other', ?, 'water-high', 'threshold', 'warning', 'acknowledged', 'sensor', 's1', 'C1', '', '{}', 0, 0, 1, 0, 0, 0, 0)`)
       .run(a.fingerprint)).toThrow(/UNIQUE constraint failed: alerts.fingerprint/);
+  });
+});
+
+describe('AlertService batches', () => {
+  it('takes the signals of one evaluation in order in one transaction; a signal that fails is rolled back alone', () => {
+    const events: AlertEvent[] = [];
+    h.service.onTransition((e) => events.push(e));
+    const results = h.service.handleAll([
+      fire('water-high', 's1'),
+      fire('water-high', 's2', { values: { value: 1n as unknown as number } }), // cannot be stored: JSON has no BigInt
+      fire('water-high', 's3'),
+      fire('water-high', 's1', { values: { value: 3 } }),
+      clear('water-high', 's3'),
+    ]);
+    expect(results.map((a) => a && [a.entityId, a.state, a.count])).toEqual([['s1', 'open', 1], null, ['s3', 'open', 1], ['s1', 'open', 2], ['s3', 'resolved', 1]]);
+    expect(h.service.list({}).items.map((a) => [a.entityId, a.state, a.count, a.values])).toEqual([
+      ['s3', 'resolved', 1, { value: 2.5 }], ['s1', 'open', 2, { value: 3 }],
+    ]);
+    expect(events.map((e) => [e.alert.entityId, e.transition.kind])).toEqual([['s1', 'open'], ['s3', 'open'], ['s3', 'auto_resolve']]);
+    expect(h.service.transitionsSince(0, 10).map((e) => e.transition.id)).toEqual(events.map((e) => e.transition.id));
+  });
+
+  it('sees what another connection to the database changed: a repeat after a resolve elsewhere opens a new alert', async () => {
+    const first = h.service.handle(fire('water-high', 's1'))!;
+    expect(h.service.handle(fire('water-high', 's1'))!.count).toBe(2); // its unresolved alert is in memory now
+    const db2 = openMetadataDb(h.path);
+    const other = new AlertService({ db: db2, grids, rules: () => rulesFile, sink: new RecordingSink(), now: h.clock.now, log: silentLogger(), metrics: createMetrics() });
+    try {
+      other.resolve(first.id, 'li', 'handled on the other node');
+      const next = h.service.handle(fire('water-high', 's1'))!;
+      expect(next).toMatchObject({ state: 'open', count: 1, previousAlertId: first.id });
+      expect(next.id).not.toBe(first.id);
+      expect(h.service.get(first.id)).toMatchObject({ state: 'resolved', resolvedBy: 'li', count: 2 });
+    } finally {
+      await other.close();
+      db2.close();
+    }
   });
 });
 

@@ -39,6 +39,8 @@ const COLUMNS = `id, fingerprint, rule_id, rule_kind, severity, state, entity_ki
 const PARAMS = `@id, @fingerprint, @ruleId, @ruleKind, @severity, @state, @entityKind, @entityId, @gridId, @officer,
   @description, @values, @lat, @lon, @openedAt, @lastSeenAt, @count, @acknowledgedAt, @acknowledgedBy, @resolvedAt,
   @resolvedBy, @responseDueAt, @disposalDueAt, @escalationLevel, @requiresDisposal, @silenced, @previousAlertId, @evidence`;
+/** fingerprints a store keeps in memory at most (rules × devices; about 1 KiB each) */
+const CACHE_MAX_ENTRIES = 50_000;
 const SET = COLUMNS.split(',').map((c, i) => `${c.trim()} = ${PARAMS.split(',')[i]!.trim()}`).join(', ');
 
 /**
@@ -48,13 +50,23 @@ const SET = COLUMNS.split(',').map((c, i) => `${c.trim()} = ${PARAMS.split(',')[
  */
 export class AlertStore {
   private readonly s;
+  /**
+   * fingerprint → its unresolved alert (null: it has none), as this connection last read or wrote
+   * it: a repeat of an open alert, the most frequent signal of a storm, then costs one UPDATE
+   * instead of a SELECT and a row decoded. Dropped whenever another connection committed to the
+   * database (PRAGMA data_version, checked after BEGIN IMMEDIATE so nobody can commit meanwhile)
+   * and whenever a transaction or savepoint rolls back.
+   */
+  private readonly cache = new Map<string, Alert | null>();
+  private dataVersion = -1;
 
   constructor(readonly db: MetadataDb) {
     createAlertTables(db);
     this.s = {
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       get: db.prepare('SELECT * FROM alerts WHERE id = ?'),
       unresolved: db.prepare("SELECT * FROM alerts WHERE fingerprint = ? AND state != 'resolved'"),
-      latest: db.prepare('SELECT * FROM alerts WHERE fingerprint = ? ORDER BY opened_at DESC, id DESC LIMIT 1'),
+      latest: db.prepare('SELECT id FROM alerts WHERE fingerprint = ? ORDER BY opened_at DESC, id DESC LIMIT 1').pluck(),
       unresolvedOfEntity: db.prepare("SELECT 1 FROM alerts WHERE entity_kind = ? AND entity_id = ? AND rule_kind = ? AND state != 'resolved' LIMIT 1"),
       allUnresolved: db.prepare("SELECT * FROM alerts WHERE state != 'resolved' ORDER BY opened_at"),
       silencedUnresolved: db.prepare("SELECT * FROM alerts WHERE state != 'resolved' AND silenced = 1 ORDER BY opened_at"),
@@ -77,7 +89,15 @@ export class AlertStore {
 
   /** Runs `fn` as one BEGIN IMMEDIATE transaction; a throw rolls everything back. */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return this.uncachedOnThrow(() => this.db.transaction(() => {
+      this.checkCache();
+      return fn();
+    }).immediate());
+  }
+
+  /** Inside `transaction`: runs `fn` as a savepoint; a throw rolls back only what `fn` did, and is rethrown. */
+  savepoint<T>(fn: () => T): T {
+    return this.uncachedOnThrow(() => this.db.transaction(fn)()); // better-sqlite3 nests a transaction inside another as a SAVEPOINT
   }
 
   get(id: string): Alert | undefined {
@@ -86,12 +106,17 @@ export class AlertStore {
 
   /** The open or acknowledged alert of a fingerprint; the unique index allows at most one. */
   unresolved(fingerprint: string): Alert | undefined {
-    return this.one(this.s.unresolved.get(fingerprint));
+    if (!this.db.inTransaction) this.checkCache();
+    const cached = this.cache.get(fingerprint);
+    if (cached !== undefined) return cached ?? undefined;
+    const a = this.one(this.s.unresolved.get(fingerprint));
+    this.remember(fingerprint, a);
+    return a;
   }
 
-  /** The newest alert of a fingerprint, in any state. */
-  latest(fingerprint: string): Alert | undefined {
-    return this.one(this.s.latest.get(fingerprint));
+  /** The id of the newest alert of a fingerprint, in any state. */
+  latestId(fingerprint: string): string | undefined {
+    return this.s.latest.get(fingerprint) as string | undefined;
   }
 
   hasUnresolved(entityKind: string, entityId: string, ruleKind: string): boolean {
@@ -114,16 +139,19 @@ export class AlertStore {
 
   insert(a: Alert): void {
     this.s.insert.run(alertParams(a));
+    this.remember(a.fingerprint, a);
   }
 
   update(a: Alert): void {
     this.s.update.run(alertParams(a));
+    this.remember(a.fingerprint, a);
   }
 
   /** Saves what a repeat changes: last seen, count, values, position. */
   touch(a: Alert): void {
     const { id, lastSeenAt, count, values, lat, lon } = alertParams(a);
     this.s.touch.run({ id, lastSeenAt, count, values, lat, lon });
+    this.remember(a.fingerprint, a);
   }
 
   markEscalated(id: string, deadline: 'response' | 'disposal'): void {
@@ -190,6 +218,26 @@ export class AlertStore {
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return { items: page.map(toAlert), next: rows.length > limit && last ? encodeCursor(last.opened_at, last.id) : null };
+  }
+
+  private remember(fingerprint: string, a: Alert | undefined): void {
+    if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
+    this.cache.set(fingerprint, a && a.state !== 'resolved' ? a : null);
+  }
+
+  private checkCache(): void {
+    const v = this.s.dataVersion.get() as number;
+    if (v !== this.dataVersion) this.cache.clear();
+    this.dataVersion = v;
+  }
+
+  private uncachedOnThrow<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      this.cache.clear(); // what it cached may have been rolled back
+      throw err;
+    }
   }
 
   private one(row: unknown): Alert | undefined {

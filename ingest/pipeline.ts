@@ -34,7 +34,8 @@ export interface IngestDeps {
 }
 
 export interface IngestObserver {
-  records(records: readonly StoreRecord[]): void;
+  /** may return a promise (never rejecting) that the message's acknowledgement waits for: its alerts committed */
+  records(records: readonly StoreRecord[]): Promise<void> | undefined;
   status(kind: Envelope['kind'], deviceId: string, online: boolean, at: number, isWill: boolean): void;
 }
 
@@ -128,7 +129,8 @@ export function buildIngest(deps: IngestDeps): Ingest {
       }
       for (const r of records) metrics.tally.recordsAccepted.add(r.type);
       deps.live.apply(records, env.receivedAt);
-      deps.observer?.records(records);
+      const observed = deps.observer?.records(records);
+      if (observed) await observed;
     }
     if (status !== undefined) {
       deps.live.setStatus(env.kind, env.deviceId, status, env.receivedAt);

@@ -1,4 +1,4 @@
-import { runAlertLatency, summarizeAlertLatency, type AlertLatencyRun } from './alert-latency.js';
+import { runAlertLatency, summarizeAlertLatency, type AlertLatencyRun, type RulesChoice } from './alert-latency.js';
 import { oneLine } from './ingest-report.js';
 import { machine, machineLine } from './lib/machine.js';
 import { writeResults } from './lib/results.js';
@@ -12,6 +12,9 @@ export interface AlertLatencyBenchOptions {
   rates: number[];
   triggers: number;
   intervalMs: number;
+  /** background load alone before the first trigger: the first seconds of a cold process are JIT warm-up, not steady state */
+  warmupMs: number;
+  rules: RulesChoice;
 }
 
 export async function alertLatencyBench(o: AlertLatencyBenchOptions, log: (line: string) => void): Promise<void> {
@@ -19,11 +22,11 @@ export async function alertLatencyBench(o: AlertLatencyBenchOptions, log: (line:
   const mach = machine();
   const triggerDrones = 20;
   log(`alert latency: ${o.runs} run(s) × background ${o.rates.join('/')} msg/s from ${o.devices} drones; ` +
-    `${o.triggers} fire detections ${o.intervalMs} ms apart from ${triggerDrones} trigger drones`);
+    `${o.triggers} fire detections ${o.intervalMs} ms apart from ${triggerDrones} trigger drones; ${o.rules} rules, ${o.warmupMs / 1000} s warm-up`);
   const runs: AlertLatencyRun[] = [];
   for (const rate of o.rates)
     for (let run = 1; run <= o.runs; run++)
-      runs.push(await runAlertLatency({ rate, run, devices: o.devices, triggers: o.triggers, intervalMs: o.intervalMs, warmupMs: 1000, triggerDrones, log }));
+      runs.push(await runAlertLatency({ rate, run, devices: o.devices, triggers: o.triggers, intervalMs: o.intervalMs, warmupMs: o.warmupMs, triggerDrones, rules: o.rules, log }));
   const summary = summarizeAlertLatency(runs);
   const finishedAt = new Date();
   const file = await writeResults('alert-latency', startedAt, { startedAt, finishedAt, machine: mach, options: { ...o, triggerDrones }, summary, runs });

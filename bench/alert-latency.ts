@@ -37,6 +37,7 @@ export interface AlertLatencyOptions {
   warmupMs: number;
   /** drones taking turns at firing: each one's alert is resolved before its next fire */
   triggerDrones: number;
+  rules: RulesChoice;
   log: (line: string) => void;
 }
 
@@ -67,6 +68,13 @@ export interface AlertLatencyRun {
   /** every trigger's publish → SSE latency in the order fired, ms (for the JSON) */
   latenciesMs: number[];
   error?: string;
+}
+
+/** Which rules a benchmark runs: `bench` (see benchRules) or `bundled`, the shipped file as is (an alert storm under the generator). */
+export type RulesChoice = 'bench' | 'bundled';
+
+export function rulesText(choice: RulesChoice): string {
+  return choice === 'bundled' ? readFileSync(BUNDLED_RULES_FILE, 'utf8') : benchRules();
 }
 
 /** The bundled rules, but with the altitude ceiling above the load generator's 110–130 m: its random altitudes would flap an alert on every drone. */
@@ -118,7 +126,7 @@ async function trigger(o: AlertLatencyOptions, h: Http, sse: SseStream, drones: 
 }
 
 export async function runAlertLatency(o: AlertLatencyOptions): Promise<AlertLatencyRun> {
-  const rules = writeRulesFile(benchRules());
+  const rules = writeRulesFile(rulesText(o.rules));
   const env = testEnv({ GRIDPATROL_MAX_MSGS_PER_SEC: '10000000', GRIDPATROL_FLUSH_INTERVAL_MS: '200', GRIDPATROL_RULES_FILE: rules.path });
   const result: AlertLatencyRun = {
     rate: o.rate, run: o.run, triggers: o.triggers, delivered: 0, p50Ms: null, p99Ms: null, maxMs: null, ackP50Ms: null, ackP99Ms: null,

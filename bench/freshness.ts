@@ -5,7 +5,7 @@ import { topics } from '../core/topics.js';
 import { connectMqtt, registerDevice, testEnv } from '../test/helpers/gridpatrol.js';
 import { startInfluxd, stopProcess, type Influxd } from '../test/helpers/influxd.js';
 import { writeRulesFile } from '../test/helpers/alerts.js';
-import { benchRules } from './alert-latency.js';
+import { rulesText, type RulesChoice } from './alert-latency.js';
 import { describe, type StoreKind } from './ingest.js';
 import { oneLine } from './ingest-report.js';
 import { startGridPatrol, type RunningGridPatrol } from './lib/gridpatrol.js';
@@ -35,6 +35,7 @@ export interface FreshnessBenchOptions {
   samples: number;
   /** background telemetry, msg/s over all drones */
   rate: number;
+  rules: RulesChoice;
 }
 
 const INTERVAL_MS = 150;
@@ -119,8 +120,8 @@ async function runFreshness(o: FreshnessBenchOptions, store: StoreKind, run: num
   let rules: ReturnType<typeof writeRulesFile> | undefined;
   try {
     influx = store === 'influx' ? await startInfluxd() : undefined;
-    // the bundled rules with the altitude ceiling above the generator's random altitudes, as in the other benchmarks: an alert storm is not freshness
-    rules = writeRulesFile(benchRules());
+    // by default the bundled rules with the altitude ceiling above the generator's random altitudes, as in the other benchmarks: an alert storm is not freshness
+    rules = writeRulesFile(rulesText(o.rules));
     const env = testEnv({ GRIDPATROL_MAX_MSGS_PER_SEC: '10000000', GRIDPATROL_FLUSH_INTERVAL_MS: '200', GRIDPATROL_RULES_FILE: rules.path, ...(influx && { GRIDPATROL_INFLUX_URL: influx.url }) });
     dataDir = env.GRIDPATROL_DATA_DIR!;
     gp = await startGridPatrol(env);

@@ -37,6 +37,10 @@ alert-latency: publish of a fire detection → alert event on the SSE stream, un
   --rates LIST        background msg/s over all drones (default 2000,5000; quick 500)
   --triggers N        triggering publishes per run (default 200; quick 40)
   --trigger-interval MS  between two triggering publishes (default 50)
+  --warmup S          background load alone before the first trigger, seconds (default 5; quick 1)
+  --rules R           bench (default: the bundled rules with the altitude ceiling above the generator's
+                      110–130 m) or bundled (as shipped: an alert storm, half the samples over the ceiling);
+                      for freshness too
 
 freshness: QoS 1 publish → the point returned by GET /api/v1/drones/{id}/track, under background telemetry.
   --samples N         probes per run (default 200; quick 20)
@@ -84,6 +88,8 @@ function parseOptions(argv: string[]) {
       rates: { type: 'string' },
       triggers: { type: 'string' },
       'trigger-interval': { type: 'string' },
+      warmup: { type: 'string' },
+      rules: { type: 'string' },
       samples: { type: 'string' },
       rate: { type: 'string' },
       connections: { type: 'string' },
@@ -127,6 +133,7 @@ function parseOptions(argv: string[]) {
   const runs = int('runs', v.runs, quick ? 1 : 3);
   const devices = int('devices', v.devices, quick ? 20 : 100);
   const rates = v.rates ? list('rates', v.rates) : quick ? [500] : [2000, 5000];
+  const rules = oneOf('rules', v.rules ?? 'bench', ['bench', 'bundled'] as const);
   return {
     benches,
     ingest: {
@@ -138,8 +145,10 @@ function parseOptions(argv: string[]) {
       runs, quick, devices, rates,
       triggers: int('triggers', v.triggers, quick ? 40 : 200),
       intervalMs: v['trigger-interval'] ? positive('trigger-interval', v['trigger-interval']) : 50,
+      warmupMs: (v.warmup ? positive('warmup', v.warmup) : quick ? 1 : 5) * 1000,
+      rules,
     },
-    freshness: { runs, quick, stores, devices, samples: int('samples', v.samples, quick ? 20 : 200), rate: int('rate', v.rate, quick ? 500 : 2000) },
+    freshness: { runs, quick, stores, devices, samples: int('samples', v.samples, quick ? 20 : 200), rate: int('rate', v.rate, quick ? 500 : 2000), rules },
     connections: {
       runs, quick, counts: v.connections ? list('connections', v.connections) : quick ? [100] : [1000, 10000],
       workers: int('conn-workers', v['conn-workers'], quick ? 1 : 4),

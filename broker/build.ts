@@ -13,6 +13,8 @@ import type { Broker, BrokerDeps } from './types.js';
 
 // a socket that never sends CONNECT holds a connection slot this long (ms)
 const CONNECT_TIMEOUT_MS = 10_000;
+/** how often a broker looks for devices another process disabled, rotated or removed, ms */
+const REVOCATION_POLL_MS = 1000;
 
 /**
  * The embedded MQTT broker, wired but not listening: Aedes with GridPatrol's hooks (one file
@@ -91,6 +93,19 @@ export function buildBroker(deps: BrokerDeps): Broker {
     for (const client of sessions.clientsOf(id)) client.close();
   }
   const stopWatchingDevices = deps.devices.onRevoked(disconnectDevice);
+  // a separate `api` process disables or rotates devices in the shared database: seen here within a second
+  let revocationFailing = false;
+  const revocationPoll = setInterval(() => {
+    try {
+      deps.devices.pollRevocations();
+      if (revocationFailing) log.info('device revocations are read again');
+      revocationFailing = false;
+    } catch (err) {
+      if (!revocationFailing) log.warn({ err }, 'cannot read device revocations; retried every second');
+      revocationFailing = true;
+    }
+  }, REVOCATION_POLL_MS);
+  revocationPoll.unref();
 
   async function listen(): Promise<{ mqttPort: number; wsPort: number; mqttsPort: number | null }> {
     await backplane?.ready();
@@ -108,6 +123,7 @@ export function buildBroker(deps: BrokerDeps): Broker {
   async function close(): Promise<void> {
     if (closing) return;
     closing = true;
+    clearInterval(revocationPoll);
     stopWatchingDevices();
     const stopped = Promise.all(listeners.map((l) => l.close()));
     listeners = [];

@@ -132,6 +132,41 @@ describe('DeviceRegistry', () => {
     expect(() => devices.setDisabled('d1', true)).toThrow(DeviceError);
   });
 
+  it('applies what another process on the same database revoked, once, and not its own changes again', async () => {
+    const { password } = await devices.register({ id: 'drone-1', kind: 'drone' });
+    const db2 = openMetadataDb(join(dir, 'meta.db'));
+    try {
+      const other = new DeviceRegistry(db2); // e.g. the `api` process, while this one is the broker
+      const told: string[] = [];
+      devices.onRevoked((id) => told.push(id));
+      expect(await devices.verify('drone-1', password)).not.toBeNull(); // cached here now
+      expect(devices.pollRevocations()).toBe(0);
+
+      other.setDisabled('drone-1', true);
+      // until the poll, this process has only its cache: the staleness is bounded by the poll interval
+      expect(devices.pollRevocations()).toBe(1);
+      expect(told).toEqual(['drone-1']);
+      expect(await devices.check('drone-1', password)).toEqual({ ok: false, reason: 'disabled' });
+      expect(devices.pollRevocations()).toBe(0);
+
+      other.setDisabled('drone-1', false);
+      const rotated = await other.rotate('drone-1');
+      expect(devices.pollRevocations()).toBe(2);
+      expect(await devices.check('drone-1', password)).toEqual({ ok: false, reason: 'wrong-password' });
+      expect(await devices.verify('drone-1', rotated)).not.toBeNull();
+
+      // its own change is applied at once and not again by the poll
+      await devices.rotate('drone-1');
+      expect(told).toEqual(['drone-1', 'drone-1', 'drone-1', 'drone-1']);
+      expect(devices.pollRevocations()).toBe(0);
+      expect(other.pollRevocations()).toBe(1);
+      expect(() => other.setDisabled('nope', true)).toThrow(expect.objectContaining({ code: 'GP_ERR_DEVICE_NOT_FOUND' }));
+      expect(devices.pollRevocations()).toBe(0); // a refused change leaves no revocation
+    } finally {
+      db2.close();
+    }
+  });
+
   it('lists by kind with an id cursor', async () => {
     for (const id of ['a', 'b', 'c', 'd']) await devices.register({ id, kind: 'drone' });
     await devices.register({ id: 's', kind: 'sensor' });

@@ -110,16 +110,25 @@ export interface DeviceRegistryOptions {
   cacheMaxEntries?: number;
 }
 
+/** How long a revocation is kept for other processes to see (they poll about every second). */
+const REVOCATIONS_KEPT_MS = 86_400_000;
+
 /**
  * The registered devices and their MQTT passwords, stored only as salted SHA-256 hashes.
  * Successful verifications are cached (by id and SHA-256 of the password) so a reconnect storm
  * does not even read the database; rotate, disable and remove drop the entry and tell `onRevoked` listeners.
+ * Processes sharing the data folder (a separate `broker` and `api`) learn of each other's changes
+ * through the `device_revocations` table: `pollRevocations` applies what another process revoked.
  */
 export class DeviceRegistry {
   private readonly cache = new Map<string, { digest: Buffer; device: Device; at: number }>();
   /** bumped on every change of a device's credentials or state, so a verification in flight does not cache a stale answer */
   private readonly generation = new Map<string, number>();
   private readonly revokedListeners = new Set<(id: string) => void>();
+  /** the newest device_revocations row this registry has applied or written */
+  private revocationSeq: number;
+  /** rows this registry wrote itself and already applied: skipped by pollRevocations */
+  private readonly ownRevocations = new Set<number>();
   private readonly now: () => number;
   private readonly cacheTtlMs: number;
   private readonly cacheMaxEntries: number;
@@ -138,6 +147,7 @@ export class DeviceRegistry {
     // data folders made before positions existed
     const columns = (db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string }>).map((c) => c.name);
     if (!columns.includes('lat')) db.exec('ALTER TABLE devices ADD COLUMN lat REAL; ALTER TABLE devices ADD COLUMN lon REAL');
+    db.exec('CREATE TABLE IF NOT EXISTS device_revocations (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL)');
     this.sql = {
       get: db.prepare<[string], Row>('SELECT * FROM devices WHERE id = ?'),
       insert: db.prepare('INSERT INTO devices (id, kind, grid_id, name, disabled, created_at, password_hash, lat, lon) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)'),
@@ -149,8 +159,16 @@ export class DeviceRegistry {
       /** only if the hash is still the one just checked: a rotation in between wins */
       upgradeHash: db.prepare('UPDATE devices SET password_hash = ? WHERE id = ? AND password_hash = ?'),
       setDisabled: db.prepare('UPDATE devices SET disabled = ? WHERE id = ?'),
+      addRevocation: db.prepare('INSERT INTO device_revocations (device_id, at) VALUES (?, ?)'),
+      pruneRevocations: db.prepare('DELETE FROM device_revocations WHERE at < ?'),
+      revocationsAfter: db.prepare<[number], { seq: number; device_id: string }>('SELECT seq, device_id FROM device_revocations WHERE seq > ? ORDER BY seq'),
+      lastRevocation: db.prepare('SELECT MAX(seq) FROM device_revocations').pluck(),
     };
+    this.change = (fn) => db.transaction(fn)();
+    this.revocationSeq = (this.sql.lastRevocation.get() as number | null) ?? 0;
   }
+
+  private readonly change: <T>(fn: () => T) => T;
 
   /** Registers a device; the password is returned here once and never again. */
   async register(input: DeviceRegistration): Promise<{ device: Device; password: string }> {
@@ -207,9 +225,7 @@ export class DeviceRegistry {
   }
 
   remove(id: string): void {
-    const { changes } = this.sql.remove.run(id);
-    if (changes === 0) throw notFound(id);
-    this.revoke(id);
+    this.changeAndRevoke(id, () => this.sql.remove.run(id).changes);
   }
 
   /** A new password; the old one stops working at once (connections using it are told through `onRevoked`). */
@@ -217,17 +233,30 @@ export class DeviceRegistry {
     if (!this.row(id)) throw notFound(id);
     const password = randomBytes(PASSWORD_BYTES).toString('base64url');
     const hash = hashPassword(password);
-    const { changes } = this.sql.setHash.run(hash, id);
-    if (changes === 0) throw notFound(id);
-    this.revoke(id);
+    this.changeAndRevoke(id, () => this.sql.setHash.run(hash, id).changes);
     return password;
   }
 
   setDisabled(id: string, disabled: boolean): Device {
-    const { changes } = this.sql.setDisabled.run(disabled ? 1 : 0, id);
-    if (changes === 0) throw notFound(id);
-    this.revoke(id);
+    this.changeAndRevoke(id, () => this.sql.setDisabled.run(disabled ? 1 : 0, id).changes);
     return this.get(id)!;
+  }
+
+  /**
+   * Applies the revocations other processes on this database made since the last call (the
+   * broker calls it about every second): their cached verifications go and `onRevoked` listeners
+   * are told, so a device disabled or rotated through a separate `api` is disconnected here too.
+   * Returns how many it applied.
+   */
+  pollRevocations(): number {
+    let applied = 0;
+    for (const { seq, device_id: id } of this.sql.revocationsAfter.all(this.revocationSeq)) {
+      this.revocationSeq = seq;
+      if (this.ownRevocations.delete(seq)) continue;
+      this.revoke(id);
+      applied++;
+    }
+    return applied;
   }
 
   /** Called after a device's credentials or state changed (rotate, disable, enable, remove): the broker drops its connections. */
@@ -244,6 +273,18 @@ export class DeviceRegistry {
     this.cache.delete(id);
     if (this.cache.size >= this.cacheMaxEntries) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(id, { digest, device, at: this.now() });
+  }
+
+  /** Runs the change (`changes` rows, 0: no such device) with its revocation row in one transaction, then revokes here. */
+  private changeAndRevoke(id: string, fn: () => number): void {
+    const seq = this.change(() => {
+      if (fn() === 0) throw notFound(id);
+      this.sql.pruneRevocations.run(this.now() - REVOCATIONS_KEPT_MS);
+      return Number(this.sql.addRevocation.run(id, this.now()).lastInsertRowid);
+    });
+    if (this.ownRevocations.size >= 10_000) this.ownRevocations.clear(); // nobody polls here (an `api` process): at worst a double revoke
+    this.ownRevocations.add(seq);
+    this.revoke(id);
   }
 
   private revoke(id: string): void {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICE_USERNAME } from '../../core/principal.js';
 import { topics } from '../../core/topics.js';
 import { subscribeAlerts } from '../helpers/alerts.js';
-import { ADMIN_TOKEN, connectMqtt, eventually, spawnGridPatrol, testEnv } from '../helpers/gridpatrol.js';
+import { ADMIN_TOKEN, connectMqtt, eventually, registerDevice, spawnGridPatrol, testEnv } from '../helpers/gridpatrol.js';
 import { startInfluxd, stopProcess, type Influxd } from '../helpers/influxd.js';
 import { writeRulesFile } from '../helpers/alerts.js';
 import { publishReplay, registerReplayDevices, scenarioReplay } from '../helpers/scenario-replay.js';
@@ -83,6 +83,42 @@ describe('GridPatrol split into broker, ingest and api processes', () => {
     const ready = await api.http('GET', '/readyz', undefined, null);
     expect(ready.json.checks.broker).toMatchObject({ ok: true });
   }, 180_000);
+
+  it('disconnects a device disabled or rotated through the api from the separate broker, and refuses its old credentials there', async () => {
+    const id = 'drone-revoked';
+    const password = await registerDevice(api.http, id, 'drone', 'LY-C3');
+    const connectOnce = (pw: string) => new Promise<string>((resolve) => {
+      const c = mqtt.connect(`mqtt://127.0.0.1:${broker.ports.mqttPort}`, { username: id, password: pw, clientId: id, reconnectPeriod: 0, connectTimeout: 5000 });
+      c.once('error', (err) => (c.end(true), resolve(err.message)));
+      c.once('connect', () => (c.end(true), resolve('connected')));
+    });
+    const closedBy = async (action: () => Promise<unknown>, pw: string) => {
+      const device = await connectMqtt(broker.ports.mqttPort, id, pw, { clientId: id });
+      const closed = new Promise<number>((resolve) => device.once('close', () => resolve(performance.now())));
+      const t0 = performance.now();
+      await action();
+      const ms = (await closed) - t0;
+      device.end(true);
+      return ms;
+    };
+
+    const disabledMs = await closedBy(async () => expect((await api.http('POST', `/api/v1/devices/${id}/disable`)).status).toBe(200), password);
+    expect(disabledMs).toBeLessThan(5000); // the broker polls revocations every second
+    expect(await connectOnce(password)).toMatch(/Not authorized|Bad username or password/);
+
+    expect((await api.http('POST', `/api/v1/devices/${id}/enable`)).status).toBe(200);
+    await eventually(async () => (await connectOnce(password)) === 'connected', 10_000, 200);
+    let rotated = '';
+    const rotatedMs = await closedBy(async () => {
+      const r = await api.http('POST', `/api/v1/devices/${id}/rotate`);
+      expect(r.status).toBe(200);
+      rotated = r.json.password;
+    }, password);
+    expect(rotatedMs).toBeLessThan(5000);
+    expect(await connectOnce(password)).toMatch(/Bad username or password|Not authorized/);
+    expect(await connectOnce(rotated)).toBe('connected');
+    console.log(`device revoked through the api process: disconnected from the broker process ${Math.round(disabledMs)} ms after disable, ${Math.round(rotatedMs)} ms after rotate`);
+  }, 60_000);
 
   it('lets only GridPatrol’s own processes in as the service principal, and keeps devices and people off the alert topics', async () => {
     const url = `mqtt://127.0.0.1:${broker.ports.mqttPort}`;

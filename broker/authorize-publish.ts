@@ -4,11 +4,13 @@ import { parseAlertFilter, parseDeviceTopic, type DeviceChannel, type DeviceKind
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { ClientSessions } from './sessions.js';
+import { PublishThrottle } from './throttle.js';
 import type { IncomingDeviceMessage, Principal } from './types.js';
 
 export interface AuthorizePublishDeps {
   sessions: ClientSessions;
-  allowPublish: (client: Client) => boolean;
+  /** ms to hold the publish back (0: none), or -1 to refuse it (see Limits.admitPublish) */
+  admitPublish: (client: Client) => number;
   ingest: (msg: IncomingDeviceMessage) => Promise<void>;
   /** true while the broker shuts down: wills are then not published (the devices did not go away, we did) */
   closing: () => boolean;
@@ -40,6 +42,7 @@ class PublishRefused extends Error {
  */
 export function createAuthorizePublish(deps: AuthorizePublishDeps): NonNullable<AedesOptions['authorizePublish']> {
   const log = deps.log.child({ component: 'broker-acl' });
+  const throttle = new PublishThrottle();
 
   function refused(reason: string, client: Client | null, packet: PublishPacket): PublishRefused {
     deps.metrics.mqttRefused.inc({ action: 'publish', reason });
@@ -64,7 +67,14 @@ export function createAuthorizePublish(deps: AuthorizePublishDeps): NonNullable<
     if (!client || !principal) return callback(refused('no_principal', client, packet));
     const isWill = deps.sessions.isWill(client, packet);
     if (isWill && deps.closing()) return callback(new PublishRefused('shutdown'));
-    if (!isWill && !deps.allowPublish(client)) return callback(new PublishRefused('rate'));
+    const waitMs = isWill ? 0 : deps.admitPublish(client);
+    if (waitMs < 0) return callback(new PublishRefused('rate'));
+    // throttled: Aedes reads no more of this connection until the callback, so TCP slows the publisher
+    const held = throttle.hold(client, waitMs, () => (client.closed ? callback(new PublishRefused('closed')) : authorize(client, principal, isWill, packet, callback)));
+    if (!held) authorize(client, principal, isWill, packet, callback);
+  };
+
+  function authorize(client: Client, principal: Principal, isWill: boolean, packet: PublishPacket, callback: (err?: Error | null) => void): void {
     if (packet.topic.startsWith('$')) return callback(refused('sys', client, packet));
     if (principal.type === 'person') return callback(commandRefusal(principal, packet, (r) => refused(r, client, packet)));
     if (principal.type === 'service') return callback(serviceRefusal(packet, (r) => refused(r, client, packet)));
@@ -76,7 +86,7 @@ export function createAuthorizePublish(deps: AuthorizePublishDeps): NonNullable<
       log.debug({ err }, 'ingest did not take the message');
       return refused('ingest', client, packet);
     });
-  };
+  }
 }
 
 /**

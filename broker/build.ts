@@ -47,7 +47,7 @@ export function buildBroker(deps: BrokerDeps): Broker {
       limits.preConnect(client, packet, callback);
     },
     authenticate: createAuthenticate({ devices: deps.devices, verifyToken: deps.verifyToken, isServiceToken: deps.isServiceToken, sessions, throttle, remoteOf: (client) => remotes.get(client.conn), metrics, log }),
-    authorizePublish: createAuthorizePublish({ sessions, allowPublish: limits.allowPublish, ingest: deps.ingest, closing: () => closing, ...(backplane && { deviceOf }), metrics, log, now }),
+    authorizePublish: createAuthorizePublish({ sessions, admitPublish: limits.admitPublish, ingest: deps.ingest, closing: () => closing, ...(backplane && { deviceOf }), metrics, log, now }),
     authorizeSubscribe: createAuthorizeSubscribe({ sessions, metrics, log }),
   });
   // Aedes reports persistence failures here; unhandled they would end the process

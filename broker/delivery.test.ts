@@ -84,23 +84,38 @@ describe('broker: acknowledgement, last will and limits', () => {
     expect(kit.received).toEqual([]);
   });
 
-  it('disconnects only the device over the message rate', async () => {
+  it('throttles only the device over the message rate: in order, all of it, still connected', async () => {
     kit = await startKit({ maxMessagesPerSec: 20 });
     const noisyPassword = await kit.register('noisy');
     const calmPassword = await kit.register('calm');
     const noisy = await kit.connect({ username: 'noisy', password: noisyPassword });
     const calm = await kit.connect({ username: 'calm', password: calmPassword });
-    const gone = closed(noisy);
-    for (let i = 0; i < 100; i++) noisy.publish(topics.droneTelemetry('noisy'), `{"seq":${i}}`, { qos: 0 });
-    await gone;
+    const t0 = performance.now();
+    // a backlog sent at once: one second's worth goes through, the rest at 20/s
+    const acked = Promise.all(Array.from({ length: 60 }, (_, i) => noisy.publishAsync(topics.droneTelemetry('noisy'), `{"seq":${i}}`, { qos: 1 })));
     for (let i = 0; i < 5; i++) {
       await calm.publishAsync(topics.droneTelemetry('calm'), `{"seq":${i}}`, { qos: 1 });
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(calm.connected).toBe(true);
     expect(kit.received.filter((m) => m.deviceId === 'calm')).toHaveLength(5);
-    expect(kit.received.filter((m) => m.deviceId === 'noisy').length).toBeLessThanOrEqual(20);
+    await acked;
+    // 40 messages over the burst at 20/s cannot be taken in less than 2 s
+    expect(performance.now() - t0).toBeGreaterThan(1900);
+    expect(noisy.connected).toBe(true);
+    expect(kit.received.filter((m) => m.deviceId === 'noisy').map((m) => JSON.parse(m.payload.toString()).seq)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(await counted(kit.metrics.mqttThrottled, {})).toBeGreaterThanOrEqual(39);
+    expect(await counted(kit.metrics.mqttLimitDisconnects, { limit: 'rate' })).toBe(0);
+  });
+
+  it('closes a connection whose held-back publishes would wait more than 10 s', async () => {
+    kit = await startKit({ maxMessagesPerSec: 1 });
+    const password = await kit.register('flood');
+    const flood = await kit.connect({ username: 'flood', password });
+    const gone = closed(flood);
+    for (let i = 0; i < 15; i++) flood.publish(topics.droneTelemetry('flood'), `{"seq":${i}}`, { qos: 0 });
+    await gone;
     expect(await counted(kit.metrics.mqttLimitDisconnects, { limit: 'rate' })).toBe(1);
+    expect(kit.received.filter((m) => m.deviceId === 'flood').length).toBeLessThanOrEqual(11);
   });
 
   it('refuses the connection after the maximum, and admits again once one closes', async () => {

@@ -14,13 +14,21 @@ export interface LimitsDeps {
 
 export interface Limits {
   preConnect: NonNullable<AedesOptions['preConnect']>;
-  /** False once a connection publishes faster than allowed; the caller refuses the publish, which closes it. */
-  allowPublish(client: Client): boolean;
+  /**
+   * How long the caller holds this PUBLISH back, in ms: 0 to take it now; more while the
+   * connection publishes faster than allowed (Aedes reads nothing more from a connection while
+   * one of its packets is held, so TCP throttles the publisher to the rate); -1 once the held-back
+   * messages would wait over THROTTLE_MAX_MS: the caller refuses the publish, which closes it.
+   */
+  admitPublish(client: Client): number;
   /** Wraps a new connection so that a packet over `maxPacketBytes` closes it before it is buffered. */
   guard(conn: Duplex, remote: string | undefined): Duplex;
   /** Counts a connection closed for an oversize packet elsewhere (a WebSocket message over the limit). */
   oversize(remote: string | undefined): void;
 }
+
+/** a PUBLISH is held back at most this long (ms); a connection whose backlog would wait longer is closed */
+export const THROTTLE_MAX_MS = 10_000;
 
 interface Bucket {
   tokens: number;
@@ -56,23 +64,26 @@ export function createLimits(deps: LimitsDeps): Limits {
     callback(null, true);
   };
 
-  // A token bucket: bursts up to one second's worth, then maxMessagesPerSec sustained.
-  function allowPublish(client: Client): boolean {
-    if (overRate.has(client)) return false;
+  // A token bucket: bursts up to one second's worth, then maxMessagesPerSec sustained. Below zero
+  // the tokens are a debt: messages admitted for later, each its 1/rate s after the previous.
+  function admitPublish(client: Client): number {
+    if (overRate.has(client)) return -1;
     const rate = limits.maxMessagesPerSec;
     const t = now();
     const b = buckets.get(client) ?? { tokens: rate, at: t };
     b.tokens = Math.min(rate, b.tokens + ((t - b.at) * rate) / 1000);
     b.at = t;
     buckets.set(client, b);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return true;
+    const waitMs = b.tokens >= 1 ? 0 : Math.ceil(((1 - b.tokens) * 1000) / rate);
+    if (waitMs > THROTTLE_MAX_MS) {
+      overRate.add(client);
+      metrics.mqttLimitDisconnects.inc({ limit: 'rate' });
+      log.info({ clientId: client.id, maxMessagesPerSec: rate }, 'connection closed: publishing faster than allowed for too long');
+      return -1;
     }
-    overRate.add(client);
-    metrics.mqttLimitDisconnects.inc({ limit: 'rate' });
-    log.info({ clientId: client.id, maxMessagesPerSec: rate }, 'connection closed: publishing faster than allowed');
-    return false;
+    b.tokens -= 1;
+    if (waitMs > 0) metrics.mqttThrottled.inc();
+    return waitMs;
   }
 
   function oversize(remote: string | undefined): void {
@@ -84,5 +95,5 @@ export function createLimits(deps: LimitsDeps): Limits {
     return new PacketLimitedStream(conn, limits.maxPacketBytes, () => oversize(remote));
   }
 
-  return { preConnect, allowPublish, guard, oversize };
+  return { preConnect, admitPublish, guard, oversize };
 }

@@ -98,7 +98,7 @@ export function subscribeGranted(client: MqttClient, filters: string[]): Promise
   });
 }
 
-export async function counted(metric: Metrics['mqttRefused'] | Metrics['mqttLimitDisconnects'], labels: Record<string, string>): Promise<number> {
+export async function counted(metric: Metrics['mqttRefused'] | Metrics['mqttLimitDisconnects'] | Metrics['mqttThrottled'], labels: Record<string, string>): Promise<number> {
   const { values } = await metric.get();
   const hit = values.find((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val));
   return hit?.value ?? 0;

@@ -29,7 +29,7 @@ export const SETTINGS = {
   GRIDPATROL_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), help: 'log level' },
   GRIDPATROL_MAX_PAYLOAD_BYTES: { schema: positiveInt.default(65536), help: 'largest MQTT payload ingested; larger ones become dead letters' },
   GRIDPATROL_MAX_PACKET_BYTES: { schema: positiveInt.default(1048576), help: 'largest MQTT packet the broker reads; larger ones close the connection' },
-  GRIDPATROL_MAX_MSGS_PER_SEC: { schema: positiveInt.default(200), help: 'messages per second one connection may publish before it is disconnected' },
+  GRIDPATROL_MAX_MSGS_PER_SEC: { schema: positiveInt.default(200), help: 'messages per second one connection may publish; faster ones are held back to this rate, and the connection closed if they would wait over 10 s' },
   GRIDPATROL_MAX_CONNECTIONS: { schema: positiveInt.default(20000), help: 'most MQTT connections at once' },
   GRIDPATROL_MQTT_AUTH_MAX_FAILURES: { schema: positiveInt.default(20), help: 'failed MQTT logins from one address (within the lockout time) before it is locked out; from a quarter of it on, refusals are slowed' },
   GRIDPATROL_MQTT_AUTH_LOCKOUT_MS: { schema: positiveInt.default(300_000), help: 'how long an address is refused every MQTT login after too many failures (ms)' },

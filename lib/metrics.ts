@@ -31,6 +31,7 @@ export function createMetrics() {
     storeWriteSeconds: new Histogram({ name: 'gridpatrol_store_write_seconds', help: 'store batch write latency', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r }),
     mqttConnections: new Gauge({ name: 'gridpatrol_mqtt_connections', help: 'open MQTT connections', registers: r }),
     mqttRefused: new Counter({ name: 'gridpatrol_mqtt_refused_total', help: 'refused connects, publishes and subscribes', labelNames: ['action', 'reason'], registers: r }),
+    mqttThrottled: new Counter({ name: 'gridpatrol_mqtt_throttled_total', help: 'publishes held back because their connection went over GRIDPATROL_MAX_MSGS_PER_SEC', registers: r }),
     mqttLimitDisconnects: new Counter({ name: 'gridpatrol_mqtt_limit_disconnects_total', help: 'connections closed for going over a limit', labelNames: ['limit'], registers: r }),
     httpSeconds: new Histogram({ name: 'gridpatrol_http_request_seconds', help: 'HTTP request latency by route', labelNames: ['method', 'route', 'status'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
     deadLetters: new Counter({ name: 'gridpatrol_dead_letters_total', help: 'dead letters recorded', labelNames: ['stage'], registers: r }),

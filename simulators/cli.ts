@@ -156,7 +156,7 @@ Examples:
       .option('--seed <n>', 'seed of the positions', intAtLeast(0), 1)
       .option('--json', 'print the result as JSON'),
   )
-    .addHelpText('after', '\nGridPatrol closes a connection that publishes faster than GRIDPATROL_MAX_MSGS_PER_SEC (default 200/s); start it with a higher value for rates above that.')
+    .addHelpText('after', '\nGridPatrol throttles a connection that publishes faster than GRIDPATROL_MAX_MSGS_PER_SEC (default 200/s) and closes it when its backlog would wait over 10 s; start it with a higher value for rates above that.')
     .action(async (opts) => {
       const creds = await loadDrones(opts);
       const bar = progressLine(!opts.json);

@@ -6,6 +6,7 @@ import { createAuthorizePublish, orphanWillOf } from './authorize-publish.js';
 import { createAuthorizeSubscribe } from './authorize-subscribe.js';
 import { createLimits } from './limits.js';
 import { listenTcp, listenTls, listenWs, type Listener } from './listeners.js';
+import { deliverAtHighestQos } from './highest-qos.js';
 import { LoginThrottle } from './login-throttle.js';
 import { openRedisBackplane } from './redis-backplane.js';
 import { ClientSessions } from './sessions.js';
@@ -42,6 +43,7 @@ export function buildBroker(deps: BrokerDeps): Broker {
     connectTimeout: CONNECT_TIMEOUT_MS,
     ...(backplane && config.redis && { persistence: backplane.persistence, mq: backplane.mq, heartbeatInterval: config.redis.heartbeatMs }),
     preConnect: (client, packet, callback) => {
+      deliverAtHighestQos(client);
       sessions.rememberWill(client, packet.will);
       sessions.rememberClientId(client, packet.clientId, packet.clean ?? true);
       limits.preConnect(client, packet, callback);

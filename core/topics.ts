@@ -68,3 +68,19 @@ export function parseAlertFilter(filter: string): AlertTopic | null {
 export function isDeviceFilter(filter: string): boolean {
   return filter.startsWith(`${TOPIC_ROOT}/drones/`) || filter.startsWith(`${TOPIC_ROOT}/sensors/`);
 }
+
+/**
+ * True when an MQTT topic filter matches a topic name: `+` one level, `#` this level and all
+ * below (also the parent: `a/#` matches `a`) [MQTT-4.7.1-2]; a topic starting with `$` is not
+ * matched by a filter starting with a wildcard [MQTT-4.7.2-1].
+ */
+export function filterMatches(filter: string, topic: string): boolean {
+  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
+}

@@ -107,13 +107,11 @@ describe('MQTT 3.1.1 conformance of the embedded broker', () => {
   });
 
   /*
-   * KNOWN NON-CONFORMANCE of Aedes 1.2.0, found by this test: a client whose subscriptions overlap
-   * gets one copy, at the QoS of whichever subscription Aedes matched first (here the QoS 0 `#`),
-   * not at the highest QoS granted. `it.fails` keeps the finding visible: when Aedes delivers
-   * correctly this test starts failing and `.fails` must go. Devices are unaffected (each has one
-   * subscription); an operator app should not overlap a QoS 0 and a QoS 1 filter.
+   * Aedes 1.2.0 alone fails this (found by this test): a client whose subscriptions overlap gets
+   * one copy, at the QoS of whichever subscription Aedes matched first (here the QoS 0 `#`).
+   * broker/highest-qos.ts mends it; this checks the mended broker as devices and apps see it.
    */
-  it.fails('delivers a message matching overlapping subscriptions at the highest QoS granted [MQTT-3.3.5-1]', async () => {
+  it('delivers a message matching overlapping subscriptions at the highest QoS granted [MQTT-3.3.5-1]', async () => {
     const watcher = await connect('token', operatorToken);
     expect(await subscribeGranted(watcher, [`gridpatrol/v1/drones/+/status`])).toEqual([1]);
     await new Promise<void>((resolve, reject) => watcher.subscribe('gridpatrol/v1/drones/#', { qos: 0 }, (err) => (err ? reject(err) : resolve())));

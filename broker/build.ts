@@ -5,7 +5,7 @@ import { createAuthenticate } from './authenticate.js';
 import { createAuthorizePublish, orphanWillOf } from './authorize-publish.js';
 import { createAuthorizeSubscribe } from './authorize-subscribe.js';
 import { createLimits } from './limits.js';
-import { listenTcp, listenTls, listenWs, type Listener } from './listeners.js';
+import { listenTcp, listenTls, listenWs, type Listener, type OnBadProxyHeader } from './listeners.js';
 import { deliverAtHighestQos } from './highest-qos.js';
 import { LoginThrottle } from './login-throttle.js';
 import { openRedisBackplane } from './redis-backplane.js';
@@ -109,12 +109,19 @@ export function buildBroker(deps: BrokerDeps): Broker {
   }, REVOCATION_POLL_MS);
   revocationPoll.unref();
 
+  const proxy: OnBadProxyHeader | undefined = config.mqttProxyProtocol
+    ? (remote, err) => {
+      metrics.mqttBadConnections.inc({ reason: 'proxy_header' });
+      log.debug({ remote, err: err.message }, 'connection closed: no valid PROXY protocol header');
+    }
+    : undefined;
+
   async function listen(): Promise<{ mqttPort: number; wsPort: number; mqttsPort: number | null }> {
     await backplane?.ready();
     await aedes.listen();
-    const tcp = await listenTcp(config.host, config.mqttPort, accept);
+    const tcp = await listenTcp(config.host, config.mqttPort, accept, proxy);
     listeners.push(tcp);
-    const ws = await listenWs(config.host, config.mqttWsPort, config.limits.maxPacketBytes, accept, limits.oversize, deps.tls);
+    const ws = await listenWs(config.host, config.mqttWsPort, config.limits.maxPacketBytes, accept, limits.oversize, deps.tls, proxy);
     listeners.push(ws);
     const mqtts = deps.tls && config.tls ? await listenTls(config.host, config.tls.mqttsPort, deps.tls, accept) : null;
     if (mqtts) listeners.push(mqtts);

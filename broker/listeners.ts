@@ -1,13 +1,31 @@
 import type { IncomingMessage } from 'node:http';
 import { createServer as createHttpServer, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TlsFiles } from '../lib/tls.js';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import { readProxyHeader } from './proxy-header.js';
 
 export type OnConnection = (stream: Duplex, remote: string | undefined, req?: IncomingMessage) => void;
+
+/** With a PROXY protocol listener: a connection whose header is missing or bad (it is destroyed). */
+export type OnBadProxyHeader = (remote: string | undefined, err: Error) => void;
+
+/**
+ * Hands each new socket on, after its PROXY header when `proxy` is set (with the client's
+ * address from it), else at once with the socket's own address.
+ */
+function accepting(proxy: OnBadProxyHeader | undefined, next: (socket: Socket, remote: string | undefined) => void): (socket: Socket) => void {
+  if (!proxy) return (socket) => next(socket, socket.remoteAddress);
+  return (socket) => {
+    readProxyHeader(socket).then((remote) => next(socket, remote), (err: Error) => {
+      proxy(socket.remoteAddress, err);
+      socket.destroy();
+    });
+  };
+}
 
 export interface Listener {
   port: number;
@@ -29,11 +47,11 @@ function closeServer(server: TcpServer | HttpServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-export async function listenTcp(host: string, port: number, onConnection: OnConnection): Promise<Listener> {
-  const server = createTcpServer((socket) => {
+export async function listenTcp(host: string, port: number, onConnection: OnConnection, proxy?: OnBadProxyHeader): Promise<Listener> {
+  const server = createTcpServer(accepting(proxy, (socket, remote) => {
     socket.setNoDelay(true);
-    onConnection(socket, socket.remoteAddress, undefined);
-  });
+    onConnection(socket, remote, undefined);
+  }));
   const real = await listenOn(server, host, port);
   return { port: real, close: () => closeServer(server) };
 }
@@ -56,12 +74,20 @@ export async function listenTls(host: string, port: number, tls: TlsFiles, onCon
  * bounds one WebSocket message, which ws buffers whole before we see a byte of it; anything else on
  * the HTTP server is a 404.
  */
-export async function listenWs(host: string, port: number, maxPayload: number, onConnection: OnConnection, onOversize: (remote: string | undefined) => void, tls?: TlsFiles): Promise<Listener> {
+export async function listenWs(host: string, port: number, maxPayload: number, onConnection: OnConnection, onOversize: (remote: string | undefined) => void, tls?: TlsFiles, proxy?: OnBadProxyHeader): Promise<Listener> {
   const notFound = (_req: IncomingMessage, res: ServerResponse) => res.writeHead(404).end();
   const http: HttpServer = tls ? createHttpsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, notFound) : createHttpServer(notFound);
   const wss = new WebSocketServer({ server: http, path: '/mqtt', maxPayload });
+  // behind a PROXY protocol proxy a plain TCP server takes the header off, then hands the socket to HTTP
+  const proxied = new WeakMap<Socket, string | undefined>();
+  const front = proxy && createTcpServer(accepting(proxy, (socket, remote) => {
+    proxied.set(socket, remote);
+    http.emit('connection', socket);
+    socket.resume(); // readProxyHeader left it paused with what followed the header put back
+  }));
   wss.on('connection', (ws, req) => {
-    const remote = req.socket.remoteAddress;
+    const raw = req.socket as Socket & { _parent?: Socket };
+    const remote = front ? proxied.get(raw) ?? proxied.get(raw._parent!) : req.socket.remoteAddress;
     const stream = createWebSocketStream(ws);
     ws.on('error', (err: Error & { code?: string }) => {
       // not when the packet scanner already closed this connection for the same packet
@@ -69,12 +95,12 @@ export async function listenWs(host: string, port: number, maxPayload: number, o
     });
     onConnection(stream, remote, req);
   });
-  const real = await listenOn(http, host, port);
+  const real = await listenOn(front ?? http, host, port);
   return {
     port: real,
     close: async () => {
       wss.close();
-      const closed = closeServer(http);
+      const closed = closeServer(front ?? http);
       http.closeAllConnections();
       await closed;
     },

@@ -33,7 +33,7 @@ export interface Kit {
   close(): Promise<void>;
 }
 
-export async function startKit(limits: Partial<Config['limits']> = {}): Promise<Kit> {
+export async function startKit(limits: Partial<Config['limits']> = {}, extra: Partial<Pick<Config, 'mqttProxyProtocol' | 'mqttAuth'>> = {}): Promise<Kit> {
   const dir = mkdtempSync(join(tmpdir(), 'gp-broker-'));
   const db: MetadataDb = openMetadataDb(join(dir, 'meta.db'));
   const devices = new DeviceRegistry(db);
@@ -45,6 +45,7 @@ export async function startKit(limits: Partial<Config['limits']> = {}): Promise<
     mqttPort: 0,
     mqttWsPort: 0,
     limits: { maxPayloadBytes: 1024, maxPacketBytes: 64 * 1024, maxMessagesPerSec: 1000, maxConnections: 100, ...limits },
+    ...extra,
   };
   const broker = buildBroker({
     config,

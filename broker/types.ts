@@ -26,7 +26,7 @@ export interface IncomingDeviceMessage {
 }
 
 export interface BrokerDeps {
-  config: Pick<Config, 'host' | 'mqttPort' | 'mqttWsPort' | 'limits'> & Partial<Pick<Config, 'mqttAuth' | 'tls' | 'redis'>>;
+  config: Pick<Config, 'host' | 'mqttPort' | 'mqttWsPort' | 'limits'> & Partial<Pick<Config, 'mqttAuth' | 'tls' | 'redis' | 'mqttProxyProtocol'>>;
   /** the certificate and key read from config.tls: MQTT over TLS on its port, and WSS instead of WS */
   tls?: TlsFiles;
   devices: DeviceRegistry;

@@ -62,6 +62,10 @@ export const SETTINGS = {
   GRIDPATROL_TILE_ATTRIBUTION: { schema: optionalText, help: "attribution shown with the map tiles (the tile provider's terms usually require one)" },
   GRIDPATROL_TLS_CERT_FILE: { schema: optionalText, help: 'PEM certificate (chain) file: with GRIDPATROL_TLS_KEY_FILE, MQTT over TLS on GRIDPATROL_MQTTS_PORT, HTTPS on the HTTP port and WSS on the WebSocket port' },
   GRIDPATROL_TLS_KEY_FILE: { schema: optionalText, help: 'PEM private key file of GRIDPATROL_TLS_CERT_FILE' },
+  GRIDPATROL_MQTT_PROXY_PROTOCOL: {
+    schema: z.enum(['off', 'on']).default('off'),
+    help: 'on: every connection to the MQTT and MQTT-over-WebSocket ports starts with a PROXY protocol v1 or v2 header (HAProxy send-proxy/send-proxy-v2) naming the client, whose address then counts for login throttling and logs; a connection without one is closed. Only behind such a proxy: a client could send the header itself',
+  },
   GRIDPATROL_MQTTS_PORT: { schema: port.default(8883), help: 'MQTT over TLS port (only with GRIDPATROL_TLS_CERT_FILE and GRIDPATROL_TLS_KEY_FILE)' },
   GRIDPATROL_ROLE: { schema: z.enum(['all', 'broker', 'ingest', 'api']).default('all'), help: 'what this process runs: all (one process), or broker, ingest or api of a deployment split over processes; `tsx main.ts <role>` wins over it' },
   GRIDPATROL_NODE_ID: {
@@ -112,6 +116,8 @@ export interface Config {
   host: string;
   mqttPort: number;
   mqttWsPort: number;
+  /** the MQTT and WebSocket listeners read a PROXY protocol header first (behind HAProxy in TCP mode) */
+  mqttProxyProtocol: boolean;
   httpPort: number;
   dataDir: string;
   adminToken?: string;
@@ -145,6 +151,7 @@ export function toConfig(s: Settings, joinPath: (...p: string[]) => string): Con
     host: s.GRIDPATROL_HOST,
     mqttPort: s.GRIDPATROL_MQTT_PORT,
     mqttWsPort: s.GRIDPATROL_MQTT_WS_PORT,
+    mqttProxyProtocol: s.GRIDPATROL_MQTT_PROXY_PROTOCOL === 'on',
     httpPort: s.GRIDPATROL_HTTP_PORT,
     dataDir: s.GRIDPATROL_DATA_DIR,
     adminToken: s.GRIDPATROL_ADMIN_TOKEN,

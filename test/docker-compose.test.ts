@@ -40,6 +40,7 @@ describe('docker-compose.yml', () => {
       expect(s[name]!.environment).toMatchObject({
         GRIDPATROL_ROLE: 'broker', GRIDPATROL_NODE_ID: name, GRIDPATROL_BROKER_INGEST: 'local', GRIDPATROL_REDIS_URL: 'redis://redis:6379',
         GRIDPATROL_INFLUX_URL: 'http://influxdb:8086', GRIDPATROL_ADMIN_TOKEN: secrets.GRIDPATROL_ADMIN_TOKEN,
+        GRIDPATROL_MQTT_PROXY_PROTOCOL: 'on', // HAProxy sends the header: see the next test
       });
       expect(s[name]!.depends_on).toHaveProperty('redis');
       // only HAProxy publishes MQTT ports
@@ -69,8 +70,10 @@ describe('docker-compose.yml', () => {
     expect(cfg).toMatch(/^\s*mode tcp$/m);
     expect(cfg).toMatch(/^\s*bind :1883$/m);
     expect(cfg).toMatch(/^\s*bind :8083$/m);
-    const servers = [...cfg.matchAll(/^\s*server (\S+) (\S+):(\d+)/gm)].map((m) => `${m[2]}:${m[3]}`).sort();
-    expect(servers).toEqual(['broker-1:1883', 'broker-1:8083', 'broker-2:1883', 'broker-2:8083']);
+    const servers = [...cfg.matchAll(/^\s*server (\S+) (\S+):(\d+)(.*)$/gm)];
+    expect(servers.map((m) => `${m[2]}:${m[3]}`).sort()).toEqual(['broker-1:1883', 'broker-1:8083', 'broker-2:1883', 'broker-2:8083']);
+    // every connection, health checks too, starts with the PROXY header the brokers require
+    for (const m of servers) expect(m[4]!.split(/\s+/)).toEqual(expect.arrayContaining(['send-proxy-v2', 'check-send-proxy']));
   });
 
   it('refuses to start without secrets and names the missing one', () => {

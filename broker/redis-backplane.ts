@@ -27,6 +27,9 @@ export interface RedisBackplane {
   close(aedesClosed: Promise<void>): Promise<void>;
 }
 
+/** the health PING's period, and how long without an answer (ms) makes a connected Redis not answering */
+const PING_EVERY_MS = 1000;
+const SILENT_AFTER_MS = 3000;
 /** how long closing waits for what Aedes and the persistence still send to Redis (ms) */
 const CLOSE_WAIT_MS = 5_000;
 
@@ -80,6 +83,13 @@ export function openRedisBackplane(url: string, log: Logger, opts: BackplaneOpti
       rlog.info('Redis answers again');
     });
   }
+  // a Redis that hangs keeps its connections "ready": a PING every second tells that it answers
+  let answeredAt = Date.now();
+  const probe = setInterval(() => {
+    if (db.status === 'ready') db.ping().then(() => (answeredAt = Date.now()), () => {});
+  }, PING_EVERY_MS);
+  probe.unref();
+  const silentMs = () => Date.now() - answeredAt;
   const persistence = aedesPersistenceRedis({ conn: db });
   persistence.streamWill = orphanWills(persistence, db, opts.keepOrphanWill, rlog);
   const mq = mqemitterRedis({ subConn: sub, pubConn: pub });
@@ -103,10 +113,13 @@ export function openRedisBackplane(url: string, log: Logger, opts: BackplaneOpti
       throw new Error(`GRIDPATROL_REDIS_URL ${shown} does not answer after ${REDIS_START_TIMEOUT_MS / 1000} s${lastError ? ` (${lastError})` : ''}: start Redis or fix the setting`);
     },
     health() {
-      const ok = conns.every((c) => c.status === 'ready');
-      return { ok, detail: ok ? `${shown} answers` : `${shown} does not answer${lastError ? ` (${lastError})` : ''}: sessions, retained messages and relay between broker nodes wait` };
+      const connected = conns.every((c) => c.status === 'ready');
+      const ok = connected && silentMs() < SILENT_AFTER_MS;
+      const why = connected ? ` for ${Math.round(silentMs() / 1000)} s` : lastError ? ` (${lastError})` : '';
+      return { ok, detail: ok ? `${shown} answers` : `${shown} does not answer${why}: sessions, retained messages and relay between broker nodes wait` };
     },
     async close(aedesClosed) {
+      clearInterval(probe);
       const waitMs = conns.every((c) => c.status === 'ready') ? CLOSE_WAIT_MS : 0;
       await within(aedesClosed, waitMs);
       closing = true;

@@ -169,6 +169,45 @@ describe('two broker nodes sharing Redis', () => {
     expect(op.seen.filter((m) => m.topic === status('mover-1') && m.payload === offline)).toEqual([]);
   });
 
+  it('while Redis hangs: what node B ingests and acknowledges, and that it all lands once Redis answers again', async () => {
+    const id = 'hang-1';
+    const op = await watch(b.ports.mqttPort, `gridpatrol/v1/drones/${id}/telemetry`);
+    const d = await connect(b.ports.mqttPort, id, await register(id), { clientId: id });
+    await d.publishAsync(`gridpatrol/v1/drones/${id}/telemetry`, JSON.stringify(telemetry(1)), { qos: 1 });
+    await eventually(() => op.seen.length === 1);
+
+    process.kill(redis.pid, 'SIGSTOP'); // Redis stops answering; its sockets stay open
+    const acked: number[] = [];
+    const n = 20;
+    const sent = Array.from({ length: n }, (_, i) => d.publishAsync(`gridpatrol/v1/drones/${id}/telemetry`, JSON.stringify(telemetry(i + 2)), { qos: 1 }).then(() => void acked.push(i + 2)));
+    // a connected Redis that does not answer PING for 3 s is reported
+    const hung = await eventually(async () => {
+      const r = await b.http('GET', '/readyz');
+      return r.status === 503 && r;
+    }, 10_000, 200);
+    expect(hung.json.checks.redis).toMatchObject({ ok: false, detail: expect.stringMatching(/does not answer for \d+ s/) });
+    const ackedDuringHang = acked.length;
+    const relayedDuringHang = op.seen.length - 1;
+    process.kill(redis.pid, 'SIGCONT');
+    await eventually(async () => (await b.http('GET', '/readyz')).status === 200, 10_000, 200);
+
+    await Promise.all(sent);
+    await eventually(() => op.seen.length === n + 1, 20_000);
+    const db = new Database(join(env.GRIDPATROL_DATA_DIR!, 'telemetry.db'), { readonly: true, fileMustExist: true });
+    try {
+      const count = () => db.prepare('SELECT count(*) AS n, count(DISTINCT seq) AS d FROM drone_telemetry WHERE drone_id = ?').get(id) as { n: number; d: number };
+      await eventually(() => count().d === n + 1);
+      expect(count()).toEqual({ n: n + 1, d: n + 1 });
+    } finally {
+      db.close();
+    }
+    expect(d.connected).toBe(true);
+    // the PUBACK follows the spool append; the relay waits for Redis
+    expect(ackedDuringHang).toBe(n);
+    expect(relayedDuringHang).toBe(0);
+    console.log(`Redis hung under node B until /readyz said so: ${ackedDuringHang} of ${n} QoS 1 publishes acknowledged meanwhile, ${relayedDuringHang} relayed; once it answered again /readyz 200 and all ${n} relayed and stored once`);
+  }, 60_000);
+
   it('is not ready while Redis does not answer, and says which Redis', async () => {
     expect((await b.http('GET', '/readyz')).json.checks.redis).toMatchObject({ ok: true });
     await redis.stop();

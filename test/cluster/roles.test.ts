@@ -4,11 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICE_USERNAME } from '../../core/principal.js';
 import { topics } from '../../core/topics.js';
 import { subscribeAlerts } from '../helpers/alerts.js';
-import { ADMIN_TOKEN, connectMqtt, eventually, registerDevice, spawnGridPatrol, testEnv } from '../helpers/gridpatrol.js';
+import { ADMIN_TOKEN, connectMqtt, eventually, registerDevice, spawnGridPatrol, telemetry, testEnv } from '../helpers/gridpatrol.js';
 import { startInfluxd, stopProcess, type Influxd } from '../helpers/influxd.js';
 import { writeRulesFile } from '../helpers/alerts.js';
 import { publishReplay, registerReplayDevices, scenarioReplay } from '../helpers/scenario-replay.js';
 import { CLUSTER_RULES, CLUSTER_SCENARIO, expectedPerDevice, waitForStored } from './cluster-kit.js';
+
+/** The cluster rules and two driven by the server clock, for this file's own devices only. */
+const ROLE_RULES = `${CLUSTER_RULES.trimEnd()}
+  - { id: split-link, kind: lost_link, severity: critical, appliesTo: { kind: drone, devices: [split-ll] }, after: 1s }
+  - { id: split-quiet, kind: sensor_silent, severity: warning, appliesTo: { devices: [split-quiet] }, factor: 3, minSilence: 1s }
+`;
 
 /**
  * Issue 9, item 1: `broker`, `ingest` and `api` as three GridPatrol processes on one data folder
@@ -25,7 +31,7 @@ describe('GridPatrol split into broker, ingest and api processes', () => {
 
   beforeAll(async () => {
     influxd = await startInfluxd();
-    rules = writeRulesFile(CLUSTER_RULES);
+    rules = writeRulesFile(ROLE_RULES);
     env = testEnv({ GRIDPATROL_INFLUX_URL: influxd.url, GRIDPATROL_RULES_FILE: rules.path, GRIDPATROL_MAX_MSGS_PER_SEC: '100000' });
     broker = await spawnGridPatrol({ ...env, GRIDPATROL_NODE_ID: 'broker-1' }, { role: 'broker' });
     children.push(broker.child);
@@ -83,6 +89,45 @@ describe('GridPatrol split into broker, ingest and api processes', () => {
     const ready = await api.http('GET', '/readyz', undefined, null);
     expect(ready.json.checks.broker).toMatchObject({ ok: true });
   }, 180_000);
+
+  it('raises and clears the rules driven by the server clock in the api: a drone whose link died, a silent sensor', async () => {
+    const alertOf = async (ruleId: string, entityId: string) => {
+      const r = await api.http('GET', '/api/v1/alerts?limit=100');
+      return (r.json.items as Array<{ ruleId: string; entityId: string; state: string; values: Record<string, unknown> }>).find((a) => a.ruleId === ruleId && a.entityId === entityId);
+    };
+    const dronePassword = await registerDevice(api.http, 'split-ll', 'drone', 'LY-C4');
+    const drone = await connectMqtt(broker.ports.mqttPort, 'split-ll', dronePassword, {
+      clientId: 'split-ll', will: { topic: topics.droneStatus('split-ll'), payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 1, retain: true },
+    });
+    for (let seq = 1; seq <= 3; seq++) await drone.publishAsync(topics.droneTelemetry('split-ll'), JSON.stringify(telemetry(seq, { ts: Date.now() })), { qos: 1 });
+    (drone.stream as unknown as { destroy(): void }).destroy(); // the link dies: the broker publishes the will
+    // the api sees the will as an ordinary offline status, so the deadman (after: 1s) raises it
+    const lost = await eventually(async () => {
+      const a = await alertOf('split-link', 'split-ll');
+      return a?.state === 'open' && a;
+    }, 15_000, 200);
+    expect(lost.values).toMatchObject({ mode: 'patrol' });
+    const back = await connectMqtt(broker.ports.mqttPort, 'split-ll', dronePassword, { clientId: 'split-ll' });
+    await back.publishAsync(topics.droneTelemetry('split-ll'), JSON.stringify(telemetry(4, { ts: Date.now() })), { qos: 1 });
+    await eventually(async () => (await alertOf('split-link', 'split-ll'))?.state === 'resolved', 15_000, 200);
+    back.end(true);
+
+    const sensorPassword = await registerDevice(api.http, 'split-quiet', 'sensor', 'LY-C4');
+    const sensor = await connectMqtt(broker.ports.mqttPort, 'split-quiet', sensorPassword, { clientId: 'split-quiet' });
+    const reading = (value: number) => sensor.publishAsync(topics.sensorReadings('split-quiet'), JSON.stringify({ ts: Date.now(), metric: 'temperature', value, unit: '°C' }), { qos: 1 });
+    for (let i = 0; i < 4; i++) {
+      await reading(21 + i);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const quiet = await eventually(async () => {
+      const a = await alertOf('split-quiet', 'split-quiet');
+      return a?.state === 'open' && a;
+    }, 15_000, 200);
+    expect(quiet.values).toMatchObject({ factor: 3, limitS: 1 });
+    await reading(25);
+    await eventually(async () => (await alertOf('split-quiet', 'split-quiet'))?.state === 'resolved', 15_000, 200);
+    sensor.end(true);
+  }, 60_000);
 
   it('disconnects a device disabled or rotated through the api from the separate broker, and refuses its old credentials there', async () => {
     const id = 'drone-revoked';

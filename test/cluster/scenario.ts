@@ -35,7 +35,8 @@ timeline:
  * The rules of the equality test: every record-driven kind, with device-time durations and
  * sample counts (so the order of one device's records decides the outcome). Rules driven by the
  * server clock (lost_link, sensor_silent) are left out: how fast a replay runs is not the same
- * twice, and they are covered by test/alerts-rules.test.ts.
+ * twice. They are covered in one process by test/alerts-rules.test.ts and split into broker and
+ * api by test/cluster/roles.test.ts (a drone whose link died, a silent sensor).
  */
 export const CLUSTER_RULES = `
 version: 1

@@ -17,13 +17,25 @@ export type OnBadProxyHeader = (remote: string | undefined, err: Error) => void;
  * Hands each new socket on, after its PROXY header when `proxy` is set (with the client's
  * address from it), else at once with the socket's own address.
  */
-function accepting(proxy: OnBadProxyHeader | undefined, next: (socket: Socket, remote: string | undefined) => void): (socket: Socket) => void {
-  if (!proxy) return (socket) => next(socket, socket.remoteAddress);
-  return (socket) => {
-    readProxyHeader(socket).then((remote) => next(socket, remote), (err: Error) => {
-      proxy(socket.remoteAddress, err);
-      socket.destroy();
-    });
+function accepting(proxy: OnBadProxyHeader | undefined, next: (socket: Socket, remote: string | undefined) => void): { onSocket: (socket: Socket) => void; dropPending: () => void } {
+  if (!proxy) return { onSocket: (socket) => next(socket, socket.remoteAddress), dropPending: () => {} };
+  // sockets still before their header are nobody else's yet: closing the listener drops them
+  const pending = new Set<Socket>();
+  return {
+    onSocket(socket) {
+      pending.add(socket);
+      readProxyHeader(socket).then((remote) => {
+        pending.delete(socket);
+        next(socket, remote);
+      }, (err: Error) => {
+        pending.delete(socket);
+        proxy(socket.remoteAddress, err);
+        socket.destroy();
+      });
+    },
+    dropPending: () => {
+      for (const s of pending) s.destroy();
+    },
   };
 }
 
@@ -48,12 +60,20 @@ function closeServer(server: TcpServer | HttpServer): Promise<void> {
 }
 
 export async function listenTcp(host: string, port: number, onConnection: OnConnection, proxy?: OnBadProxyHeader): Promise<Listener> {
-  const server = createTcpServer(accepting(proxy, (socket, remote) => {
+  const sockets = accepting(proxy, (socket, remote) => {
     socket.setNoDelay(true);
     onConnection(socket, remote, undefined);
-  }));
+  });
+  const server = createTcpServer(sockets.onSocket);
   const real = await listenOn(server, host, port);
-  return { port: real, close: () => closeServer(server) };
+  return {
+    port: real,
+    close: () => {
+      const closed = closeServer(server);
+      sockets.dropPending();
+      return closed;
+    },
+  };
 }
 
 /** A TLS handshake not done by then is dropped, as a connection without CONNECT is (Node's default is 120 s). */
@@ -80,11 +100,12 @@ export async function listenWs(host: string, port: number, maxPayload: number, o
   const wss = new WebSocketServer({ server: http, path: '/mqtt', maxPayload });
   // behind a PROXY protocol proxy a plain TCP server takes the header off, then hands the socket to HTTP
   const proxied = new WeakMap<Socket, string | undefined>();
-  const front = proxy && createTcpServer(accepting(proxy, (socket, remote) => {
+  const sockets = accepting(proxy, (socket, remote) => {
     proxied.set(socket, remote);
     http.emit('connection', socket);
     socket.resume(); // readProxyHeader left it paused with what followed the header put back
-  }));
+  });
+  const front = proxy && createTcpServer(sockets.onSocket);
   wss.on('connection', (ws, req) => {
     const raw = req.socket as Socket & { _parent?: Socket };
     const remote = front ? proxied.get(raw) ?? proxied.get(raw._parent!) : req.socket.remoteAddress;
@@ -101,6 +122,7 @@ export async function listenWs(host: string, port: number, maxPayload: number, o
     close: async () => {
       wss.close();
       const closed = closeServer(front ?? http);
+      sockets.dropPending();
       http.closeAllConnections();
       await closed;
     },

@@ -3,6 +3,7 @@ import type { MetadataDb } from '../../storage/metadata-db.js';
 import type { Logger } from '../../lib/logger.js';
 import type { AlertEvent } from './sse.js';
 import { redactUrl } from '../../lib/redact-url.js';
+import { fetchWithin } from '../../lib/fetch-within.js';
 
 export interface WebhookOptions {
   db: MetadataDb;
@@ -145,14 +146,15 @@ export class Webhooks {
   private async post(target: string, body: string): Promise<string | null> {
     const ts = String(this.now());
     try {
-      const res = await fetch(target, {
+      const init = {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-gridpatrol-timestamp': ts, 'x-gridpatrol-signature': signature(this.o.secret, ts, body) },
         body,
-        signal: AbortSignal.any([AbortSignal.timeout(this.o.timeoutMs ?? 5000), this.stopping.signal]),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      return res.ok ? null : `HTTP ${res.status}`;
+      };
+      return await fetchWithin(target, init, this.o.timeoutMs ?? 5000, async (res) => {
+        await res.arrayBuffer().catch(() => undefined);
+        return res.ok ? null : `HTTP ${res.status}`;
+      }, this.stopping.signal);
     } catch (err) {
       return (err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message;
     }

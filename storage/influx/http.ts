@@ -1,4 +1,5 @@
 import type { Row } from './points.js';
+import { fetchWithin } from '../../lib/fetch-within.js';
 
 export type WriteApiKind = 'v1' | 'v2';
 
@@ -42,9 +43,10 @@ export function authorization(api: WriteApiKind, token: string | undefined): str
 /** GET /ping: whether the server answers, and the version it reports. */
 export async function ping(url: string, timeoutMs: number, auth?: string): Promise<{ ok: boolean; version: string | undefined }> {
   const headers: Record<string, string> = auth ? { authorization: auth } : {};
-  const res = await fetch(`${url}/ping`, { headers, signal: AbortSignal.timeout(timeoutMs) });
-  await res.arrayBuffer();
-  return { ok: res.ok, version: res.headers.get('x-influxdb-version') ?? undefined };
+  return fetchWithin(`${url}/ping`, { headers }, timeoutMs, async (res) => {
+    await res.arrayBuffer();
+    return { ok: res.ok, version: res.headers.get('x-influxdb-version') ?? undefined };
+  });
 }
 
 interface Series {
@@ -63,7 +65,7 @@ async function send(conn: QueryConnection, q: string, method: 'GET' | 'POST'): P
   const params = new URLSearchParams({ db: conn.database, epoch: 'ms', q });
   const headers: Record<string, string> = { accept: 'application/json' };
   if (conn.authorization) headers.authorization = conn.authorization;
-  const init: RequestInit = { method, headers, signal: AbortSignal.timeout(conn.timeoutMs) };
+  const init: RequestInit = { method, headers };
   let target = `${conn.url}/query?${params}`;
   if (method === 'POST') {
     // 1.x refuses statements that change the schema over GET
@@ -71,8 +73,7 @@ async function send(conn: QueryConnection, q: string, method: 'GET' | 'POST'): P
     init.body = params;
     headers['content-type'] = 'application/x-www-form-urlencoded';
   }
-  const res = await fetch(target, init);
-  const text = await res.text();
+  const { res, text } = await fetchWithin(target, init, conn.timeoutMs, async (r) => ({ res: r, text: await r.text() }));
   let body: QueryResponse;
   try {
     body = JSON.parse(text) as QueryResponse;

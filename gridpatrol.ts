@@ -24,6 +24,7 @@ import { LiveState } from './storage/live-state.js';
 import { openMetadataDb } from './storage/metadata-db.js';
 import { SqliteStore } from './storage/sqlite-store.js';
 import { TokenStore } from './storage/tokens.js';
+import { dataFolderReadiness, isDataUnwritable, reportWriteGuard, WriteGuard } from './storage/write-guard.js';
 import type { TelemetryStore } from './storage/telemetry-store.js';
 
 export interface GridPatrol {
@@ -45,8 +46,15 @@ export interface GridPatrol {
   stop(): Promise<void>;
 }
 
-export function makeStore(config: Config, log: Logger): TelemetryStore {
-  return config.store.type === 'sqlite' ? new SqliteStore(config.store.path) : new InfluxStore(config.store, { log });
+export function makeStore(config: Config, log: Logger, metrics: Metrics): TelemetryStore {
+  if (config.store.type !== 'sqlite') return new InfluxStore(config.store, { log });
+  const { path } = config.store;
+  return new SqliteStore(path, new WriteGuard(path, reportWriteGuard('telemetry', log, metrics.sqliteWritable)));
+}
+
+/** The guards between the data folder's SQLite files and a folder that turns read-only. */
+export function dataGuards(meta: WriteGuard, store: TelemetryStore): WriteGuard[] {
+  return store instanceof SqliteStore ? [meta, store.writeGuard] : [meta];
 }
 
 function constantTimeEqual(a: string, b: string): boolean {
@@ -63,20 +71,23 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
   const tls = loadTls(config.tls);
   const metrics = createMetrics();
   const grids = loadGrids(config.gridsFile);
-  const meta = openMetadataDb(join(config.dataDir, 'gridpatrol.db'));
+  const metaPath = join(config.dataDir, 'gridpatrol.db');
+  const metaGuard = new WriteGuard(metaPath, reportWriteGuard('metadata', log, metrics.sqliteWritable));
+  const meta = openMetadataDb(metaPath, metaGuard);
   const devices = new DeviceRegistry(meta);
   const deadLetters = new DeadLetters(meta, config.deadLetters.maxRows, (rows) => metrics.deadLettersRotated.inc(rows));
   // the count lives in the data folder; the counter starts from it so a restart does not hide rotations
   if (deadLetters.rotatedTotal > 0) metrics.deadLettersRotated.inc(deadLetters.rotatedTotal);
   const live = new LiveState();
-  const store = makeStore(config, log);
+  const store = makeStore(config, log, metrics);
+  const guards = dataGuards(metaGuard, store);
   await initStore(store, live, log);
 
   const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spool.maxBytes, fsync: config.spool.fsync, log, metrics });
   const writer = new SpoolWriter({ spool, store, deadLetters, batchSize: config.writer.batchSize, flushIntervalMs: config.writer.flushIntervalMs, log, metrics });
   // the broker is built below; alerts and commands are published through it once it listens
   let publish: (topic: string, payload: string) => void = () => {};
-  const alerting = buildAlerting({ config, db: meta, grids, devices, live, sink: spool, publish: (t, p) => publish(t, p), metrics, log });
+  const alerting = buildAlerting({ config, db: meta, dataGuard: metaGuard, grids, devices, live, sink: spool, publish: (t, p) => publish(t, p), metrics, log });
   const ingest = buildIngest({ config, grids, sensorCell: (id) => devices.get(id)?.gridId, sink: spool, deadLetters, live, metrics, log, observer: alerting.observer });
 
   const adminToken = resolveAdminToken(config.dataDir, config.adminToken);
@@ -106,6 +117,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
             : undefined,
       },
       spool: { ok: !s.full && !s.writeError, detail: spoolDetail(s) },
+      data: dataFolderReadiness(guards),
       ...(broker.redis && { redis: broker.redis.health() }),
     };
   };
@@ -149,6 +161,14 @@ function spoolDetail(s: SpoolStats): string {
 /** Gauges read when /metrics is scraped: state that is cheaper to look at than to track. */
 export function registerStateGauges(metrics: Metrics, s: { spool: Spool; alerting: Alerting; now: () => number }): void {
   const r = [metrics.registry];
+  // gauges read from SQLite keep their last values while the data folder cannot be written: /metrics still answers
+  const fromDb = (collect: () => void) => {
+    try {
+      collect();
+    } catch (err) {
+      if (!isDataUnwritable(err)) throw err;
+    }
+  };
   new Gauge({
     name: 'gridpatrol_spool_oldest_age_seconds', help: 'age of the oldest record not yet read by the writer (ingest lag)', registers: r,
     collect() {
@@ -161,22 +181,29 @@ export function registerStateGauges(metrics: Metrics, s: { spool: Spool; alertin
   new Gauge({
     name: 'gridpatrol_webhook_deliveries', help: 'webhook deliveries by status (pending is the backlog)', labelNames: ['status'], registers: r,
     collect() {
-      for (const status of ['pending', 'failed'] as const) this.set({ status }, s.alerting.webhooks?.count(status) ?? 0);
+      fromDb(() => {
+        for (const status of ['pending', 'failed'] as const) this.set({ status }, s.alerting.webhooks?.count(status) ?? 0);
+      });
     },
   });
   new Gauge({
     name: 'gridpatrol_alerts', help: 'unresolved alerts by state and severity', labelNames: ['state', 'severity'], registers: r,
     collect() {
-      this.reset();
-      for (const row of s.alerting.service.countUnresolved()) this.set({ state: row.state, severity: row.severity }, row.count);
+      fromDb(() => {
+        const rows = s.alerting.service.countUnresolved();
+        this.reset();
+        for (const row of rows) this.set({ state: row.state, severity: row.severity }, row.count);
+      });
     },
   });
   new Gauge({
     name: 'gridpatrol_alert_deadlines_missed', help: 'unresolved alerts past a deadline, by deadline', labelNames: ['deadline'], registers: r,
     collect() {
-      const m = s.alerting.service.countOverdue(s.now());
-      this.set({ deadline: 'response' }, m.response);
-      this.set({ deadline: 'disposal' }, m.disposal);
+      fromDb(() => {
+        const m = s.alerting.service.countOverdue(s.now());
+        this.set({ deadline: 'response' }, m.response);
+        this.set({ deadline: 'disposal' }, m.disposal);
+      });
     },
   });
 }

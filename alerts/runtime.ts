@@ -17,10 +17,13 @@ import { SseHub } from './delivery/sse.js';
 import { Webhooks } from './delivery/webhooks.js';
 import { Dispatcher } from './dispatch.js';
 import { AlertService, type AlertEvent } from './service.js';
+import type { WriteGuard } from '../storage/write-guard.js';
 
 export interface AlertingDeps {
   config: Pick<Config, 'rulesFile' | 'webhooks' | 'dispatch'>;
   db: MetadataDb;
+  /** while it says the data folder cannot be written, time-based rules and deadline checks wait: what they open could not be stored */
+  dataGuard?: WriteGuard;
   grids: GridIndex;
   devices: DeviceRegistry;
   live: LiveState;
@@ -133,6 +136,7 @@ export function buildAlerting(d: AlertingDeps) {
     start() {
       // a throw in a timer would end the process: log it, the next tick tries again
       const every = (ms: number, what: string, fn: () => void) => timers.push(setInterval(() => {
+        if (d.dataGuard?.problem()) return;
         try {
           fn();
         } catch (err) {

@@ -2,11 +2,12 @@ import { Counter } from 'prom-client';
 import { buildAlerting } from '../alerts/runtime.js';
 import { buildApp } from '../api/app.js';
 import type { Config } from '../core/config.js';
-import { registerStateGauges } from '../gridpatrol.js';
+import { dataGuards, registerStateGauges } from '../gridpatrol.js';
 import { buildIngest } from '../ingest/pipeline.js';
 import type { Logger } from '../lib/logger.js';
 import { createMetrics } from '../lib/metrics.js';
 import { loadTls } from '../lib/tls.js';
+import { dataFolderReadiness } from '../storage/write-guard.js';
 import { openFoundation } from './foundation.js';
 import { openSpooledStore } from './ingest-node.js';
 import { createMqttSource } from './mqtt-source.js';
@@ -28,7 +29,7 @@ export async function buildApiRole(config: Readonly<Config>, baseLog: Logger): P
   const { live, store, spool, writer } = await openSpooledStore(config, f);
 
   let publish: (topic: string, payload: string) => void = () => {};
-  const alerting = buildAlerting({ config, db: f.meta, grids: f.grids, devices: f.devices, live, sink: spool, publish: (t, p) => publish(t, p), metrics, log });
+  const alerting = buildAlerting({ config, db: f.meta, dataGuard: f.metaGuard, grids: f.grids, devices: f.devices, live, sink: spool, publish: (t, p) => publish(t, p), metrics, log });
   const evaluated = new Counter({ name: 'gridpatrol_rules_records_total', help: 'records the rules evaluator took from the broker (api role)', registers: [metrics.registry] });
   const evaluator = buildIngest({
     config, grids: f.grids, sensorCell: (id) => f.devices.get(id)?.gridId, live, log,
@@ -49,6 +50,7 @@ export async function buildApiRole(config: Readonly<Config>, baseLog: Logger): P
       broker: { ok: source.connected(), detail: source.connected() ? undefined : `not connected to ${config.cluster.mqttUrl}` },
       store: { ok: storeOk, detail: storeOk ? undefined : `${store.kind} store does not answer; alert transitions wait in the spool` },
       spool: { ok: !s.full && !s.writeError, detail: s.writeError ?? (s.full ? 'at its disk budget' : `${s.pendingRecords} records waiting`) },
+      data: dataFolderReadiness(dataGuards(f.metaGuard, store)),
     };
   };
   registerStateGauges(metrics, { spool, alerting, now: Date.now });

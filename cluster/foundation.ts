@@ -13,6 +13,7 @@ import { DeadLetters } from '../storage/dead-letters.js';
 import { DeviceRegistry } from '../storage/devices.js';
 import { openMetadataDb, type MetadataDb } from '../storage/metadata-db.js';
 import { TokenStore } from '../storage/tokens.js';
+import { reportWriteGuard, WriteGuard } from '../storage/write-guard.js';
 
 /** What every process of a split deployment opens in the shared data folder. */
 export interface Foundation {
@@ -22,6 +23,8 @@ export interface Foundation {
   metrics: Metrics;
   grids: GridIndex;
   meta: MetadataDb;
+  /** between the metadata database and a data folder that turns read-only */
+  metaGuard: WriteGuard;
   devices: DeviceRegistry;
   deadLetters: DeadLetters;
   tokens: TokenStore;
@@ -46,13 +49,15 @@ export function openFoundation(config: Readonly<Config>, baseLog: Logger): Found
   const metrics = createMetrics();
   const grids = loadGrids(config.gridsFile);
   // WAL mode: every process of the deployment opens the same metadata database
-  const meta = openMetadataDb(join(config.dataDir, 'gridpatrol.db'));
+  const metaPath = join(config.dataDir, 'gridpatrol.db');
+  const metaGuard = new WriteGuard(metaPath, reportWriteGuard('metadata', log, metrics.sqliteWritable));
+  const meta = openMetadataDb(metaPath, metaGuard);
   const devices = new DeviceRegistry(meta);
   const deadLetters = new DeadLetters(meta, config.deadLetters.maxRows, (rows) => metrics.deadLettersRotated.inc(rows));
   const tokens = new TokenStore(meta);
   const adminToken = sharedAdminToken(config);
   return {
-    nodeId, nodeDir, metrics, grids, meta, devices, deadLetters, tokens, adminToken, log,
+    nodeId, nodeDir, metrics, grids, meta, metaGuard, devices, deadLetters, tokens, adminToken, log,
     verifyToken: async (token) =>
       constantTimeEqual(token, adminToken.token) ? { type: 'person', tokenId: 'admin', name: 'admin', role: 'admin' } : tokens.verify(token),
     isServiceToken: (token) => constantTimeEqual(token, adminToken.token),

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from '../core/config.js';
-import { makeStore, initStore } from '../gridpatrol.js';
+import { dataGuards, makeStore, initStore } from '../gridpatrol.js';
+import { dataFolderReadiness } from '../storage/write-guard.js';
 import { buildIngest, type Ingest, type IngestObserver } from '../ingest/pipeline.js';
 import { Spool } from '../ingest/spool.js';
 import { SpoolWriter } from '../ingest/writer.js';
@@ -24,7 +25,7 @@ export interface IngestNode {
 export async function openSpooledStore(config: Readonly<Config>, f: Foundation) {
   const { metrics, log } = f;
   const live = new LiveState();
-  const store = makeStore(config, log);
+  const store = makeStore(config, log, metrics);
   await initStore(store, live, log);
   const spool = await Spool.open({ dir: join(f.nodeDir, 'spool'), maxBytes: config.spool.maxBytes, fsync: config.spool.fsync, log, metrics });
   const writer = new SpoolWriter({ spool, store, deadLetters: f.deadLetters, batchSize: config.writer.batchSize, flushIntervalMs: config.writer.flushIntervalMs, log, metrics });
@@ -43,6 +44,7 @@ export async function openIngestNode(config: Readonly<Config>, f: Foundation, ob
       return {
         store: { ok: storeOk, detail: storeOk ? undefined : `${store.kind} store does not answer; records wait in the spool` },
         spool: { ok: !s.full && !s.writeError, detail: s.writeError ?? (s.full ? 'at its disk budget' : `${s.pendingRecords} records waiting`) },
+        data: dataFolderReadiness(dataGuards(f.metaGuard, store)),
       };
     },
     start: () => writer.start(),

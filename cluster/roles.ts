@@ -3,6 +3,7 @@ import { buildBroker } from '../broker/build.js';
 import { loadTls } from '../lib/tls.js';
 import type { Logger } from '../lib/logger.js';
 import { buildApiRole } from './api-role.js';
+import { dataFolderReadiness } from '../storage/write-guard.js';
 import { openFoundation } from './foundation.js';
 import { openIngestNode } from './ingest-node.js';
 import { createMqttSource } from './mqtt-source.js';
@@ -44,6 +45,7 @@ async function buildBrokerRole(config: Readonly<Config>, baseLog: Logger): Promi
     readiness: async () => ({
       broker: { ok: listening, detail: listening ? undefined : 'not listening' },
       ...(broker.redis && { redis: broker.redis.health() }),
+      data: dataFolderReadiness([f.metaGuard]),
       ...(node ? await node.readiness() : {}),
     }),
   });

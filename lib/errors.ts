@@ -22,6 +22,7 @@ export const ERRORS = {
   GP_ERR_QUERY_RANGE: { status: 400, title: 'The time range is not valid' },
   GP_ERR_STORE_UNAVAILABLE: { status: 503, title: 'The telemetry store is unavailable' },
   GP_ERR_SPOOL_FULL: { status: 503, title: 'The spool is at its disk budget' },
+  GP_ERR_DATA_UNWRITABLE: { status: 503, title: 'The data folder cannot be written' },
   GP_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 

@@ -24,6 +24,7 @@ export function createMetrics() {
     spoolRecords: new Gauge({ name: 'gridpatrol_spool_records', help: 'records in the spool not yet written to the store', registers: r }),
     spoolFull: new Gauge({ name: 'gridpatrol_spool_full', help: '1 while the spool is at its disk budget and publishes are refused', registers: r }),
     spoolWritable: new Gauge({ name: 'gridpatrol_spool_writable', help: '0 while spool appends fail to reach the disk (disk full, read-only) and publishes are refused', registers: r }),
+    sqliteWritable: new Gauge({ name: 'gridpatrol_sqlite_writable', help: '0 while a SQLite database of the data folder cannot be written and is paused (its requests answer 503)', labelNames: ['db'], registers: r }),
     spoolWriteErrors: new Counter({ name: 'gridpatrol_spool_write_errors_total', help: 'spool appends that failed to reach the disk, by errno code', labelNames: ['code'], registers: r }),
     spoolRefused: new Counter({ name: 'gridpatrol_spool_refused_total', help: 'publishes refused because the spool was at its disk budget', registers: r }),
     storeWrites: new Counter({ name: 'gridpatrol_store_writes_total', help: 'store batch writes by result', labelNames: ['result'], registers: r }),

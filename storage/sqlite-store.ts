@@ -1,8 +1,8 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
 import type { DetectionRecord, ReadingRecord, StoreRecord, TelemetryRecord } from '../core/records.js';
 import * as sql from './sqlite/schema.js';
+import { openSqlite } from './sqlite-file.js';
+import { WriteGuard } from './write-guard.js';
 import {
   alertTransitionParams, eventParams, readingParams, telemetryParams, toEvent, toReading, toTelemetry, toTrackPoint,
   type EventRow, type ReadingRow, type TelemetryRow, type TrackRow,
@@ -44,15 +44,14 @@ export class SqliteStore implements TelemetryStore {
   private writeBatch: ((batch: readonly StoreRecord[]) => void) | undefined;
 
   /** @param path a file path, or ':memory:' */
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    readonly writeGuard: WriteGuard = new WriteGuard(path),
+  ) {}
 
   async init(): Promise<void> {
     if (this.db) return;
-    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-    const db = new Database(this.path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL'); // WAL + NORMAL: a power cut may lose the last commits, never corrupt
-    db.pragma('busy_timeout = 5000');
+    const db = openSqlite(this.path, this.writeGuard);
     db.exec(sql.SCHEMA);
     this.db = db;
     this.stmts = prepare(db);

@@ -10,7 +10,8 @@ import { sqliteProbe, type StoreProbe } from '../helpers/stores.js';
 
 /**
  * Issue 8, faults (3): the data folder full (a real ENOSPC on a small ext4 disk) or read-only
- * (the immutable attribute: writes to open files fail with EPERM). GridPatrol, as its own process
+ * (the immutable attribute: writes to open files fail with EPERM), first the spool's folder, then
+ * the whole data folder with GridPatrol's SQLite databases in it. GridPatrol, as its own process
  * with the embedded store in that folder, stops acknowledging (the publisher's connection closes
  * without a PUBACK), says why (an ERROR log line, /readyz 503 naming the spool, a metric), stays up,
  * and takes publishes again once the disk does, losing nothing it acknowledged. The device acts
@@ -26,9 +27,10 @@ const HOLD_MS = FAULTS ? 60_000 : 3000;
 type GP = Awaited<ReturnType<typeof spawnGridPatrol>>;
 
 describe.each([
-  ['full', 'ENOSPC', /ENOSPC: no space left on device/],
-  ['read-only', 'EPERM', /EPERM: operation not permitted/],
-] as const)('the data folder %s', (fault, code, reason) => {
+  ['full', 'ENOSPC', /ENOSPC: no space left on device/, ''],
+  ['read-only (its spool folder)', 'EPERM', /EPERM: operation not permitted/, 'spool'],
+  ['read-only (all of it, the databases too)', 'EPERM', /EPERM: operation not permitted/, '.'],
+] as const)('the data folder %s', (fault, code, reason, immutable) => {
   let disk: SmallDisk;
   let probe: StoreProbe;
   let gp: GP;
@@ -36,18 +38,19 @@ describe.each([
   let dataDir: string;
   let ready503: { status: number; json: any };
   let metricsWhileDown = '';
+  let apiWhileDown: { status: number; json: any };
   let faultMs = 0;
   let recoveredMs = 0;
 
   /*
    * Full: the whole disk. Each refusal lets the spool cut its failed write back, and the writer
    * frees spooled segments once they are in the store, so a little space comes back: the filler
-   * takes it again before every attempt. Read-only: the spool folder and its open segment. (The
-   * whole data folder immutable kills any SQLite user with SIGBUS: SQLite's WAL index is a shared
-   * memory map of the -shm file, and a write fault on a map is a signal, not an error code.)
+   * takes it again before every attempt. Read-only: the spool folder and its open segment, or the
+   * whole data folder (then SQLite's WAL index, a shared memory map, is read-only too: a store into
+   * it would be a SIGBUS, which storage/write-guard.ts keeps SQLite from making).
    */
-  const inject = async () => (fault === 'full' ? void (await disk.fill()) : disk.immutable(join(dataDir, 'spool'), true));
-  const repair = async () => (fault === 'full' ? disk.free() : disk.immutable(join(dataDir, 'spool'), false));
+  const inject = async () => (fault === 'full' ? void (await disk.fill()) : disk.immutable(join(dataDir, immutable), true));
+  const repair = async () => (fault === 'full' ? disk.free() : disk.immutable(join(dataDir, immutable), false));
 
   beforeAll(async () => {
     disk = mountSmallDisk(32);
@@ -57,7 +60,8 @@ describe.each([
     const env = testEnv({ GRIDPATROL_DATA_DIR: dataDir, GRIDPATROL_MAX_MSGS_PER_SEC: '10000' });
     probe.env(dataDir);
     gp = await spawnGridPatrol(env);
-    device = new ResendingDrone(`disk-${fault}`, await registerDevice(gp.http, `disk-${fault}`, 'drone'));
+    const id = `disk-${fault.replace(/\W+/g, '-')}`;
+    device = new ResendingDrone(id, await registerDevice(gp.http, id, 'drone'));
     expect(await device.publish(gp.ports.mqttPort, BEFORE)).toBe('done');
 
     await inject();
@@ -66,6 +70,7 @@ describe.each([
     await eventually(async () => (await device.publish(gp.ports.mqttPort, 1_000_000)) === 'closed', 30_000, 100);
     ready503 = await gp.http('GET', '/readyz', undefined, null);
     metricsWhileDown = await scrape(gp.ports.httpPort);
+    apiWhileDown = await gp.http('GET', '/api/v1/alerts');
     // and it stays refused while the fault lasts, however often the device comes back
     // (what still fits in the last block of the open segment is written and acknowledged: it is on disk)
     await eventually(async () => {
@@ -99,12 +104,29 @@ describe.each([
     expect(line).toMatchObject({ level: 50, err: expect.objectContaining({ code }) });
   });
 
+  if (immutable === '.')
+  it('pauses its databases instead of dying, and says so: /readyz, a metric, an ERROR line, 503 problems', () => {
+    expect(ready503.json.checks.data).toMatchObject({ ok: false, detail: expect.stringMatching(/data folder cannot be written \(EPERM\)/) });
+    expect(metricSum(metricsWhileDown, 'gridpatrol_sqlite_writable', { db: 'metadata' })).toBe(0);
+    expect(metricSum(metricsWhileDown, 'gridpatrol_sqlite_writable', { db: 'telemetry' })).toBe(0);
+    const lines = gp.logs.filter((l) => l.msg === 'data folder cannot be written: the database is paused (requests answer 503) until it can');
+    expect(lines.map((l) => l.db).sort()).toEqual(['metadata', 'telemetry']);
+    expect(lines[0]).toMatchObject({ level: 50, code: 'EPERM' });
+    expect(apiWhileDown.status).toBe(503);
+    expect(apiWhileDown.json).toMatchObject({ code: 'GP_ERR_DATA_UNWRITABLE', detail: expect.stringMatching(/cannot be written \(EPERM\)/) });
+  });
+
   it('stays up and takes publishes again once the disk does', async () => {
     expect(gp.child.exitCode).toBeNull();
     await eventually(async () => (await gp.http('GET', '/readyz', undefined, null)).status === 200, 30_000, 200);
     const text = await scrape(gp.ports.httpPort);
     expect(metricSum(text, 'gridpatrol_spool_writable')).toBe(1);
     expect(gp.logs.some((l) => l.msg === 'spool writes again: publishes are acknowledged again')).toBe(true);
+    if (immutable === '.') {
+      expect(metricSum(text, 'gridpatrol_sqlite_writable')).toBe(2);
+      expect(gp.logs.filter((l) => l.msg === 'data folder writable again: the database is back')).toHaveLength(2);
+      expect((await gp.http('GET', '/api/v1/alerts')).status).toBe(200);
+    }
   });
 
   it('stores every acknowledged message exactly once', async () => {

@@ -1,0 +1,133 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { topics } from '../../core/topics.js';
+import { Rng } from '../../simulators/lib/rng.js';
+import { connectMqtt, eventually, registerDevice, spawnGridPatrol, telemetry, testEnv } from '../helpers/gridpatrol.js';
+import { FAULTS, metricSum, scrape } from '../helpers/metrics.js';
+import { ResendingDrone } from '../helpers/publisher.js';
+import { mountSmallDisk, type SmallDisk } from '../helpers/small-disk.js';
+import { waitForLanded } from '../helpers/stored.js';
+import { sqliteProbe, type StoreProbe } from '../helpers/stores.js';
+
+/**
+ * Issue 8, faults (3), tried hard: the whole data folder made read-only and writable again at
+ * random moments (seeded), over and over, while SQLite is as busy as it gets: QoS 1 telemetry
+ * (store commits), a drone flying over and under the altitude ceiling of the bundled rules (alert
+ * opens, repeats and resolves: alert transactions), and the API reading alerts and devices. Each
+ * flip to read-only can land in the middle of a SQLite transaction; storage/write-guard.ts keeps
+ * SQLite from touching its memory-mapped WAL index once the folder is read-only, so the process
+ * must never die of SIGBUS, and every message it acknowledged must be stored exactly once.
+ */
+const FLIPS = FAULTS ? 300 : 30;
+const SEED = 8;
+
+type GP = Awaited<ReturnType<typeof spawnGridPatrol>>;
+
+describe(`the whole data folder flipped read-only and back ${FLIPS} times under load`, () => {
+  let disk: SmallDisk;
+  let probe: StoreProbe;
+  let gp: GP;
+  let device: ResendingDrone;
+  let dataDir: string;
+  let stopLoad = false;
+  const answers = new Map<number, number>();
+  let stormSent = 0;
+  let elapsedMs = 0;
+  let flips = 0;
+  const alive = () => gp.child.exitCode === null && gp.child.signalCode === null;
+
+  beforeAll(async () => {
+    disk = mountSmallDisk(64);
+    dataDir = join(disk.dir, 'data');
+    mkdirSync(dataDir);
+    probe = await sqliteProbe();
+    probe.env(dataDir);
+    gp = await spawnGridPatrol(testEnv({ GRIDPATROL_DATA_DIR: dataDir, GRIDPATROL_MAX_MSGS_PER_SEC: '10000' }));
+    device = new ResendingDrone('flap-acked', await registerDevice(gp.http, 'flap-acked', 'drone'));
+    const stormPassword = await registerDevice(gp.http, 'flap-storm', 'drone');
+
+    // QoS 1 telemetry whose acknowledgements are counted: reconnects after each refusal, as a device does
+    const acked = (async () => {
+      while (!stopLoad) await device.publish(gp.ports.mqttPort, 1_000_000).catch(() => new Promise((r) => setTimeout(r, 50)));
+    })();
+    // over and under the 120 m ceiling every 40 messages: alerts open, repeat and auto-resolve
+    const storm = (async () => {
+      let seq = 1;
+      while (!stopLoad) {
+        let c: MqttClient | undefined;
+        try {
+          c = await connectMqtt(gp.ports.mqttPort, 'flap-storm', stormPassword);
+          // a publish whose connection is closed on it never settles: the close ends the wait
+          const closed = new Promise<void>((r) => c!.once('close', () => r()));
+          while (!stopLoad && c.connected) {
+            const alt = Math.floor(seq / 40) % 2 === 0 ? 135 : 90;
+            await Promise.race([c.publishAsync(topics.droneTelemetry('flap-storm'), JSON.stringify(telemetry(seq, { alt })), { qos: 1 }), closed]);
+            seq++;
+            stormSent++;
+          }
+        } catch {
+          await new Promise((r) => setTimeout(r, 50));
+        } finally {
+          c?.end(true);
+        }
+      }
+    })();
+    // officers' reads: every one goes through the guard
+    const reads = (async () => {
+      for (let i = 0; !stopLoad; i++) {
+        const r = await gp.http('GET', i % 2 ? '/api/v1/alerts?limit=20' : '/api/v1/devices').catch(() => ({ status: 0 }));
+        answers.set(r.status, (answers.get(r.status) ?? 0) + 1);
+      }
+    })();
+
+    const rng = Rng.seeded(SEED);
+    const started = performance.now();
+    for (; flips < FLIPS && alive(); flips++) {
+      await new Promise((r) => setTimeout(r, rng.int(20, 300)));
+      disk.immutable(dataDir, true);
+      await new Promise((r) => setTimeout(r, rng.int(20, 300)));
+      disk.immutable(dataDir, false);
+    }
+    elapsedMs = performance.now() - started;
+    // a last stretch of calm: the device's next attempt is taken and the backlog drains
+    if (alive()) await eventually(async () => (await gp.http('GET', '/readyz', undefined, null)).status === 200, 30_000, 100);
+    stopLoad = true;
+    await device.stop();
+    await Promise.all([acked, storm, reads]);
+  }, 20 * 60_000);
+
+  afterAll(async () => {
+    stopLoad = true;
+    gp?.child.kill('SIGKILL');
+    await gp?.exited;
+    disk?.unmount();
+  });
+
+  it('never dies: no SIGBUS however the flips fall, and it is ready again after the last one', async () => {
+    expect({ signal: gp.child.signalCode, exitCode: gp.child.exitCode, flips }).toEqual({ signal: null, exitCode: null, flips: FLIPS });
+    expect((await gp.http('GET', '/readyz', undefined, null)).status).toBe(200);
+    const text = await scrape(gp.ports.httpPort);
+    expect(metricSum(text, 'gridpatrol_sqlite_writable')).toBe(2);
+    // the flips were seen: by the databases and by the spool
+    expect(gp.logs.filter((l) => l.msg.startsWith('data folder cannot be written')).length).toBeGreaterThan(0);
+    expect(metricSum(text, 'gridpatrol_spool_write_errors_total', { code: 'EPERM' })).toBeGreaterThan(0);
+    // reads were answered: 200, or 503 while the folder was read-only; nothing else
+    expect([...answers.keys()].sort()).toEqual(expect.arrayContaining([200]));
+    expect([...answers.keys()].filter((s) => s !== 200 && s !== 503)).toEqual([]);
+  });
+
+  it('stores every acknowledged message exactly once', async () => {
+    const landed = await waitForLanded(probe, device.id, device.acked, device.sentBelow, 120_000);
+    expect(landed.missing).toEqual([]);
+    expect(landed.points).toBe(landed.distinct);
+    expect(landed.points).toBe(device.acked.size);
+    const opened = (await gp.http('GET', '/api/v1/alerts?limit=1000')).json.items.filter((a: { entityId: string }) => a.entityId === 'flap-storm').length;
+    console.log(
+      `${FLIPS} flips of the whole data folder in ${(elapsedMs / 1000).toFixed(1)} s: process alive; ` +
+        `${device.acked.size} acknowledged, ${landed.points} stored, 0 lost, 0 duplicated, ${device.closed} refusals; ` +
+        `storm drone ${stormSent} messages, ${opened} altitude alerts; reads ${JSON.stringify(Object.fromEntries(answers))}`,
+    );
+  });
+});

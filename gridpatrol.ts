@@ -1,5 +1,4 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildAlerting, type Alerting } from './alerts/runtime.js';
@@ -12,6 +11,7 @@ import { buildIngest } from './ingest/pipeline.js';
 import { Spool, type SpoolStats } from './ingest/spool.js';
 import { SpoolWriter } from './ingest/writer.js';
 import { resolveAdminToken } from './lib/admin-token.js';
+import { prepareDataDir } from './lib/data-dir.js';
 import { loadTls } from './lib/tls.js';
 import { loadGrids } from './lib/grids.js';
 import type { Logger } from './lib/logger.js';
@@ -67,7 +67,7 @@ function constantTimeEqual(a: string, b: string): boolean {
  * listening. Ingest is attached to the embedded broker, so a QoS 1 PUBACK waits for the spool.
  */
 export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Promise<GridPatrol> {
-  mkdirSync(config.dataDir, { recursive: true });
+  prepareDataDir(config.dataDir);
   const tls = loadTls(config.tls);
   const metrics = createMetrics();
   const grids = loadGrids(config.gridsFile);

@@ -6,6 +6,7 @@ import type { Config } from '../core/config.js';
 import type { GridIndex } from '../core/grids.js';
 import type { Principal } from '../core/principal.js';
 import { resolveAdminToken } from '../lib/admin-token.js';
+import { prepareDataDir } from '../lib/data-dir.js';
 import { loadGrids } from '../lib/grids.js';
 import type { Logger } from '../lib/logger.js';
 import { createMetrics, type Metrics } from '../lib/metrics.js';
@@ -44,6 +45,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
 export function openFoundation(config: Readonly<Config>, baseLog: Logger): Foundation {
   const nodeId = config.cluster.nodeId ?? hostname();
   const log = baseLog.child({ node: nodeId, role: config.role });
+  prepareDataDir(config.dataDir);
   const nodeDir = join(config.dataDir, 'nodes', nodeId);
   mkdirSync(nodeDir, { recursive: true });
   const metrics = createMetrics();

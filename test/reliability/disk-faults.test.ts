@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, registerDevice, spawnGridPatrol, testEnv } from '../helpers/gridpatrol.js';
@@ -138,5 +138,44 @@ describe.each([
       `data folder ${fault}: ${device.closed} publishes refused over ${(faultMs / 1000).toFixed(1)} s (${code}); ` +
         `acknowledging again ${(recoveredMs / 1000).toFixed(2)} s after the repair; ${device.acked.size} acknowledged, ${landed.points} stored, 0 lost, 0 duplicated`,
     );
+  });
+});
+
+describe('a data folder that cannot be written at start', () => {
+  let disk: SmallDisk;
+  beforeAll(() => {
+    disk = mountSmallDisk(8);
+  });
+  afterAll(() => disk?.unmount());
+
+  const startError = async (dataDir: string) => {
+    const err = await spawnGridPatrol(testEnv({ GRIDPATROL_DATA_DIR: dataDir })).then(
+      (gp) => {
+        gp.child.kill('SIGKILL');
+        return null;
+      },
+      (e: Error) => e,
+    );
+    const said = err?.message.split('before listening: ')[1] ?? '';
+    expect(err?.message).toMatch(/exited 2 before listening/);
+    expect(said.trim().split('\n')).toHaveLength(1);
+    return said.trim();
+  };
+
+  it('stops the process with one line naming GRIDPATROL_DATA_DIR: the folder read-only', async () => {
+    const dataDir = join(disk.dir, 'ro');
+    mkdirSync(dataDir);
+    disk.immutable(dataDir, true);
+    expect(await startError(dataDir)).toBe(
+      `gridpatrol: GRIDPATROL_DATA_DIR=${dataDir} cannot be written: EPERM; make it writable by GridPatrol's user or point GRIDPATROL_DATA_DIR elsewhere`,
+    );
+  });
+
+  it('… or a database in it read-only', async () => {
+    const dataDir = join(disk.dir, 'db-ro');
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, 'gridpatrol.db'), '');
+    disk.immutable(join(dataDir, 'gridpatrol.db'), true);
+    expect(await startError(dataDir)).toMatch(/^gridpatrol: GRIDPATROL_DATA_DIR=.* cannot be written \(gridpatrol\.db in it\): EPERM;/);
   });
 });

@@ -21,7 +21,8 @@ import { sqliteProbe, type StoreProbe } from '../helpers/stores.js';
  * must never die of SIGBUS, and every message it acknowledged must be stored exactly once.
  */
 const FLIPS = FAULTS ? 300 : 30;
-const SEED = 8;
+// another seed: GRIDPATROL_FLIP_SEED=n (the flips then fall elsewhere)
+const SEED = Number(process.env.GRIDPATROL_FLIP_SEED ?? 8);
 
 type GP = Awaited<ReturnType<typeof spawnGridPatrol>>;
 

@@ -1,6 +1,7 @@
 import type { AlertTransitionRecord, StoreRecord } from '../core/records.js';
 import type { Logger } from '../lib/logger.js';
 import type { MetadataDb } from '../storage/metadata-db.js';
+import { isDiskFault } from '../storage/write-guard.js';
 import type { AlertMetrics } from './metrics.js';
 import { createAlertTables } from './schema.js';
 
@@ -102,22 +103,39 @@ export class TransitionOutbox {
   private async pump(): Promise<void> {
     const batchSize = this.o.batchSize ?? 500;
     for (let failures = 0; !this.stopping.signal.aborted; ) {
-      const rows = this.s.batch.all(this.cursor(), batchSize) as Row[];
-      this.o.metrics.sinkBacklog.set(this.backlog());
-      if (rows.length === 0) return;
-      try {
-        await this.o.sink.append(rows.map(toRecord));
-      } catch (err) {
+      const pass = await this.pass(batchSize);
+      if (pass === 'done') return;
+      if (pass !== 'more') {
         this.o.metrics.sinkFailures.inc();
         // WARN, not ERROR: the transitions are safe in SQLite and will be appended
-        if (failures === 0) this.log.warn({ err, backlog: this.backlog() }, 'alert transitions cannot reach the spool; retrying');
+        if (failures === 0) this.log.warn({ err: pass.err }, 'alert transitions cannot reach the spool; retrying');
         await sleep(this.delay(failures++), this.stopping.signal);
         continue;
       }
       if (failures > 0) this.log.info({ failures }, 'alert transitions reach the spool again');
       failures = 0;
+    }
+  }
+
+  /** One batch: appended and the cursor moved ('more'), nothing left ('done'), or why not (retried). */
+  private async pass(batchSize: number): Promise<'done' | 'more' | { err: unknown }> {
+    try {
+      const rows = this.s.batch.all(this.cursor(), batchSize) as Row[];
+      this.o.metrics.sinkBacklog.set(this.backlog());
+      if (rows.length === 0) return 'done';
+      try {
+        await this.o.sink.append(rows.map(toRecord));
+      } catch (err) {
+        return { err };
+      }
       const last = rows.at(-1)!.id;
+      // if this cannot be written, the batch is appended again later: the stores overwrite by key
       this.s.advance.run(last, CURSOR, last);
+      return 'more';
+    } catch (err) {
+      // a disk fault (the data folder read-only or full) is waited out like the sink; any other database error stops the pump
+      if (isDiskFault(err)) return { err };
+      throw err;
     }
   }
 

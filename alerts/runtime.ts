@@ -17,7 +17,7 @@ import { SseHub } from './delivery/sse.js';
 import { Webhooks } from './delivery/webhooks.js';
 import { Dispatcher } from './dispatch.js';
 import { AlertService, type AlertEvent } from './service.js';
-import type { WriteGuard } from '../storage/write-guard.js';
+import { isDiskFault, type WriteGuard } from '../storage/write-guard.js';
 
 export interface AlertingDeps {
   config: Pick<Config, 'rulesFile' | 'webhooks' | 'dispatch'>;
@@ -38,6 +38,9 @@ export interface AlertingDeps {
 /** How often time-based rules (lost link, silent sensors, `for`) and deadlines are looked at. */
 const TICK_MS = 1000;
 const DEADLINE_CHECK_MS = 5000;
+/** Rule signals kept while the data folder cannot be written, at most; retried this often. */
+const MAX_WAITING_SIGNALS = 100_000;
+const WAITING_RETRY_MS = 250;
 
 /**
  * Rules → alerts → delivery, wired: ingest tells it what it accepted (IngestObserver), a timer
@@ -81,13 +84,40 @@ export function buildAlerting(d: AlertingDeps) {
   // so the service takes every signal in the order the engine made it.
   let queued: RuleSignal[] = [];
   let batch: Promise<void> | undefined;
+  // Signals the database could not take because the data folder could not be written: kept in
+  // order and taken before any later one once it can (a `clear` comes only once, a lost-link
+  // fire too). Bounded: past the cap the oldest are dropped, with an ERROR line.
+  let waiting: RuleSignal[] = [];
+  let retry: NodeJS.Timeout | undefined;
   const take = (signals: RuleSignal[]) => {
     if (signals.length === 0) return;
+    if (waiting.length > 0) {
+      keep(signals);
+      return;
+    }
     try {
       service.handleAll(signals);
     } catch (err) {
-      log.error({ err, signals: signals.length }, 'alert service failed to take rule signals');
+      if (isDiskFault(err)) keep(signals);
+      else log.error({ err, signals: signals.length }, 'alert service failed to take rule signals');
     }
+  };
+  const keep = (signals: RuleSignal[]) => {
+    waiting.push(...signals);
+    if (waiting.length > MAX_WAITING_SIGNALS) {
+      const dropped = waiting.splice(0, waiting.length - MAX_WAITING_SIGNALS);
+      log.error({ dropped: dropped.length }, 'rule signals dropped: the data folder stayed unwritable too long');
+    }
+    retry ??= setInterval(() => {
+      if (d.dataGuard?.problem()) return;
+      const signals = waiting;
+      waiting = [];
+      clearInterval(retry);
+      retry = undefined;
+      take(signals);
+      if (waiting.length === 0) log.info({ signals: signals.length }, 'rule signals kept while the data folder could not be written are taken');
+    }, WAITING_RETRY_MS);
+    retry.unref();
   };
   const drain = () => {
     const signals = queued;
@@ -156,6 +186,7 @@ export function buildAlerting(d: AlertingDeps) {
     },
     async stop() {
       for (const t of timers) clearInterval(t);
+      clearInterval(retry);
       stopWatch();
       webhooks?.stop();
       drain();

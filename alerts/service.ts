@@ -5,6 +5,7 @@ import { GridPatrolError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { MetadataDb } from '../storage/metadata-db.js';
+import { isDiskFault } from '../storage/write-guard.js';
 import { TransitionEmitter, type TransitionListener } from './emitter.js';
 import { alertMetrics, type AlertMetrics } from './metrics.js';
 import { TransitionOutbox, type TransitionSink } from './outbox.js';
@@ -70,12 +71,15 @@ export class AlertService {
    * The signals of one evaluation, in order, as one transaction: an alert storm costs one commit
    * per batch instead of one per signal (a commit is about half of what a repeat costs). Each
    * signal runs in a savepoint, so one that throws is rolled back alone, logged and answered null.
+   * A disk fault (the data folder read-only or full) throws out of the whole batch, nothing
+   * taken: the caller keeps the signals for later.
    */
   handleAll(signals: readonly RuleSignal[]): Array<Alert | null> {
     if (signals.length === 1) {
       try {
         return [this.handle(signals[0]!)];
       } catch (err) {
+        if (isDiskFault(err)) throw err;
         this.signalFailed(err, signals[0]!);
         return [null];
       }
@@ -85,6 +89,7 @@ export class AlertService {
       try {
         return this.store.savepoint(() => this.take(s, commit));
       } catch (err) {
+        if (isDiskFault(err)) throw err; // not this signal's fault: the whole batch waits
         made.length = mark; // its transitions were rolled back with it
         this.signalFailed(err, s);
         return null;

@@ -5,6 +5,7 @@ import { parseDeviceTopic } from '../core/topics.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { DeviceRegistry } from '../storage/devices.js';
+import { isDataUnwritable } from '../storage/write-guard.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { ClientSessions } from './sessions.js';
 import type { Principal } from './types.js';
@@ -54,9 +55,12 @@ export function createAuthenticate(deps: AuthenticateDeps): NonNullable<AedesOpt
         else done(authError(outcome), null);
       },
       (err: unknown) => {
-        deps.metrics.mqttRefused.inc({ action: 'connect', reason: 'error' });
-        log.error({ err, clientId: client.id }, 'authentication failed with an error; connect refused');
-        done(authError(refuse(3, 'error')), null);
+        // a paused database was reported once, as ERROR, by its WriteGuard: not again per device
+        const reason = isDataUnwritable(err) ? 'data_unwritable' : 'error';
+        deps.metrics.mqttRefused.inc({ action: 'connect', reason });
+        if (reason === 'error') log.error({ err, clientId: client.id }, 'authentication failed with an error; connect refused');
+        else log.debug({ clientId: client.id }, 'connect refused: the data folder cannot be written');
+        done(authError(refuse(3, reason)), null);
       },
     );
   };

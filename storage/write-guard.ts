@@ -77,6 +77,18 @@ export function isDataUnwritable(err: unknown): boolean {
   return err instanceof GridPatrolError && err.code === 'GP_ERR_DATA_UNWRITABLE';
 }
 
+const SQLITE_DISK_CODES = /^SQLITE_(IOERR|FULL|READONLY|CANTOPEN)/;
+
+/**
+ * Whether `err` says the database's files could not be written or read (a WriteGuard's refusal,
+ * or SQLite's own I/O error when a file turned read-only or the disk filled just before it wrote),
+ * not that what was being written is wrong: the same work succeeds later, so keep it and retry.
+ */
+export function isDiskFault(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return isDataUnwritable(err) || (typeof code === 'string' && SQLITE_DISK_CODES.test(code));
+}
+
 type Db = Database.Database;
 type Statement = Database.Statement;
 type Transaction = ReturnType<Db['transaction']>;

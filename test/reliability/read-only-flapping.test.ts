@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -35,6 +36,8 @@ describe(`the whole data folder flipped read-only and back ${FLIPS} times under 
   let stopLoad = false;
   const answers = new Map<number, number>();
   let stormSent = 0;
+  /** altitude of the storm drone's last acknowledged message */
+  let stormLastAlt = 0;
   let elapsedMs = 0;
   let flips = 0;
   const alive = () => gp.child.exitCode === null && gp.child.signalCode === null;
@@ -64,7 +67,8 @@ describe(`the whole data folder flipped read-only and back ${FLIPS} times under 
           const closed = new Promise<void>((r) => c!.once('close', () => r()));
           while (!stopLoad && c.connected) {
             const alt = Math.floor(seq / 40) % 2 === 0 ? 135 : 90;
-            await Promise.race([c.publishAsync(topics.droneTelemetry('flap-storm'), JSON.stringify(telemetry(seq, { alt })), { qos: 1 }), closed]);
+            const acked = await Promise.race([c.publishAsync(topics.droneTelemetry('flap-storm'), JSON.stringify(telemetry(seq, { alt })), { qos: 1 }).then(() => true), closed]);
+            if (acked) stormLastAlt = alt;
             seq++;
             stormSent++;
           }
@@ -117,6 +121,19 @@ describe(`the whole data folder flipped read-only and back ${FLIPS} times under 
     // reads were answered: 200, or 503 while the folder was read-only; nothing else
     expect([...answers.keys()].sort()).toEqual(expect.arrayContaining([200]));
     expect([...answers.keys()].filter((s) => s !== 200 && s !== 503)).toEqual([]);
+  });
+
+  it('loses no rule signal and no alert transition: the alert ends as the last sample says, every transition reaches the store', async () => {
+    const lost = gp.logs.filter((l) => /failed to take (a )?rule signal|outbox stopped|rule signals dropped/.test(l.msg));
+    expect(lost.map((l) => `${l.msg}: ${(l.err as { message?: string } | undefined)?.message}`)).toEqual([]);
+    const unresolved = async () =>
+      (await gp.http('GET', '/api/v1/alerts?limit=1000')).json.items.filter((a: { entityId: string; state: string }) => a.entityId === 'flap-storm' && a.state !== 'resolved').length;
+    await eventually(async () => (await unresolved()) === (stormLastAlt > 120 ? 1 : 0), 15_000, 200);
+    const meta = new Database(join(dataDir, 'gridpatrol.db'), { readonly: true });
+    const transitions = (meta.prepare("SELECT COUNT(*) AS n FROM alert_transitions t JOIN alerts a ON a.id = t.alert_id WHERE a.entity_id = 'flap-storm'").get() as { n: number }).n;
+    meta.close();
+    expect(transitions).toBeGreaterThan(2);
+    await eventually(async () => (await probe.count('alert_transition', "entity_id = 'flap-storm'")) === transitions, 30_000, 200);
   });
 
   it('stores every acknowledged message exactly once', async () => {

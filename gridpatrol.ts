@@ -24,6 +24,7 @@ import { LiveState } from './storage/live-state.js';
 import { openMetadataDb } from './storage/metadata-db.js';
 import { SqliteStore } from './storage/sqlite-store.js';
 import { TokenStore } from './storage/tokens.js';
+import { Checkpointer, type CheckpointedFile } from './storage/checkpointer.js';
 import { dataFolderReadiness, isDataUnwritable, reportWriteGuard, WriteGuard } from './storage/write-guard.js';
 import type { TelemetryStore } from './storage/telemetry-store.js';
 
@@ -57,6 +58,12 @@ export function dataGuards(meta: WriteGuard, store: TelemetryStore): WriteGuard[
   return store instanceof SqliteStore ? [meta, store.writeGuard] : [meta];
 }
 
+/** The data folder's SQLite files this process writes, for the checkpointer: once the store is initialised. */
+export function sqliteFiles(meta: CheckpointedFile, store: TelemetryStore): CheckpointedFile[] {
+  const db = store instanceof SqliteStore ? store.connection : undefined;
+  return store instanceof SqliteStore && db ? [meta, { path: store.path, db, guard: store.writeGuard }] : [meta];
+}
+
 function constantTimeEqual(a: string, b: string): boolean {
   const h = (s: string) => createHash('sha256').update(s).digest();
   return timingSafeEqual(h(a), h(b));
@@ -82,6 +89,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
   const store = makeStore(config, log, metrics);
   const guards = dataGuards(metaGuard, store);
   await initStore(store, live, log);
+  const checkpointer = new Checkpointer({ files: sqliteFiles({ path: metaPath, db: meta, guard: metaGuard }, store), log });
 
   const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spool.maxBytes, fsync: config.spool.fsync, log, metrics });
   const writer = new SpoolWriter({ spool, store, deadLetters, batchSize: config.writer.batchSize, flushIntervalMs: config.writer.flushIntervalMs, log, metrics });
@@ -130,6 +138,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
   return {
     config, metrics, broker, api, store, spool, writer, live, devices, deadLetters, alerting, adminToken,
     async start() {
+      checkpointer.start();
       writer.start();
       alerting.start();
       const ports = await broker.listen();
@@ -146,6 +155,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
       await alerting.stop();
       await writer.stop();
       await spool.close();
+      await checkpointer.stop();
       await store.close();
       meta.close();
     },

@@ -64,6 +64,7 @@ export async function buildApiRole(config: Readonly<Config>, baseLog: Logger): P
   return {
     role: 'api', nodeId: f.nodeId, adminToken: f.adminToken,
     async start() {
+      f.startCheckpoints(store);
       writer.start();
       alerting.start();
       await source.start();
@@ -77,7 +78,7 @@ export async function buildApiRole(config: Readonly<Config>, baseLog: Logger): P
       await writer.stop();
       await spool.close();
       await store.close();
-      f.close();
+      await f.close();
     },
   };
 }

@@ -14,6 +14,9 @@ import { DeadLetters } from '../storage/dead-letters.js';
 import { DeviceRegistry } from '../storage/devices.js';
 import { openMetadataDb, type MetadataDb } from '../storage/metadata-db.js';
 import { TokenStore } from '../storage/tokens.js';
+import { Checkpointer } from '../storage/checkpointer.js';
+import type { TelemetryStore } from '../storage/telemetry-store.js';
+import { sqliteFiles } from '../gridpatrol.js';
 import { reportWriteGuard, WriteGuard } from '../storage/write-guard.js';
 
 /** What every process of a split deployment opens in the shared data folder. */
@@ -34,7 +37,9 @@ export interface Foundation {
   /** the admin token: the password of GridPatrol's own processes at the broker */
   isServiceToken(token: string): boolean;
   log: Logger;
-  close(): void;
+  /** Starts checkpointing the metadata database and, when it is SQLite, the store, out of this process (storage/checkpointer.ts). */
+  startCheckpoints(store?: TelemetryStore): void;
+  close(): Promise<void>;
 }
 
 export function constantTimeEqual(a: string, b: string): boolean {
@@ -54,6 +59,8 @@ export function openFoundation(config: Readonly<Config>, baseLog: Logger): Found
   const metaPath = join(config.dataDir, 'gridpatrol.db');
   const metaGuard = new WriteGuard(metaPath, reportWriteGuard('metadata', log, metrics.sqliteWritable));
   const meta = openMetadataDb(metaPath, metaGuard);
+  const metaFile = { path: metaPath, db: meta, guard: metaGuard };
+  let checkpointer: Checkpointer | undefined;
   const devices = new DeviceRegistry(meta);
   const deadLetters = new DeadLetters(meta, config.deadLetters.maxRows, (rows) => metrics.deadLettersRotated.inc(rows));
   const tokens = new TokenStore(meta);
@@ -63,7 +70,14 @@ export function openFoundation(config: Readonly<Config>, baseLog: Logger): Found
     verifyToken: async (token) =>
       constantTimeEqual(token, adminToken.token) ? { type: 'person', tokenId: 'admin', name: 'admin', role: 'admin' } : tokens.verify(token),
     isServiceToken: (token) => constantTimeEqual(token, adminToken.token),
-    close: () => meta.close(),
+    startCheckpoints(store) {
+      checkpointer = new Checkpointer({ files: store ? sqliteFiles(metaFile, store) : [metaFile], log });
+      checkpointer.start();
+    },
+    async close() {
+      await checkpointer?.stop();
+      meta.close();
+    },
   };
 }
 

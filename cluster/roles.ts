@@ -52,6 +52,7 @@ async function buildBrokerRole(config: Readonly<Config>, baseLog: Logger): Promi
   return {
     role: 'broker', nodeId: f.nodeId, adminToken: f.adminToken,
     async start() {
+      f.startCheckpoints(node?.store);
       node?.start();
       const ports = await broker.listen();
       await http.listen({ host: config.host, port: config.httpPort });
@@ -63,7 +64,7 @@ async function buildBrokerRole(config: Readonly<Config>, baseLog: Logger): Promi
       await broker.close();
       await http.close();
       await node?.stop();
-      f.close();
+      await f.close();
     },
   };
 }
@@ -90,6 +91,7 @@ async function buildIngestRole(config: Readonly<Config>, baseLog: Logger): Promi
   return {
     role: 'ingest', nodeId: f.nodeId, adminToken: f.adminToken,
     async start() {
+      f.startCheckpoints(node.store);
       node.start();
       await Promise.all(sources.map((s) => s.start()));
       await http.listen({ host: config.host, port: config.httpPort });
@@ -99,7 +101,7 @@ async function buildIngestRole(config: Readonly<Config>, baseLog: Logger): Promi
       await Promise.all(sources.map((s) => s.stop()));
       await http.close();
       await node.stop();
-      f.close();
+      await f.close();
     },
   };
 }

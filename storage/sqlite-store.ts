@@ -45,7 +45,7 @@ export class SqliteStore implements TelemetryStore {
 
   /** @param path a file path, or ':memory:' */
   constructor(
-    private readonly path: string,
+    readonly path: string,
     readonly writeGuard: WriteGuard = new WriteGuard(path),
   ) {}
 
@@ -60,6 +60,11 @@ export class SqliteStore implements TelemetryStore {
       for (const r of batch) insert(s, r);
     });
     this.writeBatch = (batch) => tx.immediate(batch);
+  }
+
+  /** the connection, once init() has run (for the checkpointer) */
+  get connection(): Database.Database | undefined {
+    return this.db;
   }
 
   async write(batch: readonly StoreRecord[]): Promise<WriteResult> {

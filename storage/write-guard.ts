@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { accessSync, constants } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Gauge } from 'prom-client';
 import { GridPatrolError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -25,6 +26,7 @@ export type WriteGuardChange = { writable: false; file: string; code: string; re
 export class WriteGuard {
   /** null for an in-memory database: nothing to guard */
   readonly shmPath: string | null;
+  private readonly dirPath: string | null;
   private failing: { since: number; code: string } | undefined;
 
   constructor(
@@ -32,6 +34,7 @@ export class WriteGuard {
     private readonly onChange: (change: WriteGuardChange) => void = () => {},
   ) {
     this.shmPath = dbPath === ':memory:' || dbPath === '' ? null : `${dbPath}-shm`;
+    this.dirPath = this.shmPath === null ? null : dirname(dbPath);
   }
 
   /** Throws GP_ERR_DATA_UNWRITABLE while the database cannot be written. */
@@ -44,6 +47,9 @@ export class WriteGuard {
   problem(): string | null {
     if (this.shmPath === null) return null;
     try {
+      // the folder first: `chattr -R +i` flags it before its files, so this sees a flip coming
+      // while the map itself may still be writable for a few more system calls
+      accessSync(this.dirPath!, constants.W_OK);
       accessSync(this.shmPath, constants.W_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'EIO';

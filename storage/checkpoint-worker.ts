@@ -1,0 +1,43 @@
+import Database from 'better-sqlite3';
+import { WriteGuard } from './write-guard.js';
+
+/**
+ * The checkpointer's child process (storage/checkpointer.ts): every CHECKPOINT_INTERVAL_MS it
+ * copies what the WAL of each database given as an argument holds into the database file, when
+ * the folder can be written. A PASSIVE checkpoint never waits, but from another process it
+ * rarely catches the writer up, and SQLite starts the WAL over only when it has; so once the WAL
+ * holds RESTART_AT_FRAMES (SQLite's own autocheckpoint threshold), a RESTART checkpoint holds
+ * new writers back (they wait in their busy timeout: the milliseconds of one sync, as SQLite's
+ * own checkpoint in their process would take) until the next write starts the WAL over. A
+ * checkpoint syncs the files before it stores its progress in the WAL index; should the folder
+ * turn read-only in that window, the SIGBUS ends this process, not GridPatrol.
+ */
+const intervalMs = Number(process.env.GRIDPATROL_CHECKPOINT_INTERVAL_MS ?? 1000);
+const RESTART_AT_FRAMES = 1000;
+const files = process.argv.slice(2).map((path) => {
+  const db = new Database(path, { fileMustExist: true });
+  // how long a RESTART waits for the writer and readers to finish (PASSIVE never waits)
+  db.pragma('busy_timeout = 1000');
+  return { db, guard: new WriteGuard(path) };
+});
+type Checkpoint = { busy: number; log: number; checkpointed: number };
+
+const timer = setInterval(() => {
+  for (const { db, guard } of files) {
+    if (guard.problem() !== null) continue;
+    try {
+      const [done] = db.pragma('wal_checkpoint(PASSIVE)') as Checkpoint[];
+      if (done && done.log >= RESTART_AT_FRAMES && guard.problem() === null) db.pragma('wal_checkpoint(RESTART)');
+    } catch {
+      // busy or an I/O error: the next round tries again
+    }
+  }
+  process.send?.('checkpointed');
+}, intervalMs);
+
+// the parent went away: nothing is left to checkpoint for
+process.on('disconnect', () => {
+  clearInterval(timer);
+  for (const { db, guard } of files) if (guard.problem() === null) db.close();
+  process.exit(0);
+});

@@ -16,6 +16,8 @@ const intervalMs = Number(process.env.GRIDPATROL_CHECKPOINT_INTERVAL_MS ?? 1000)
 const RESTART_AT_FRAMES = 1000;
 const files = process.argv.slice(2).map((path) => {
   const db = new Database(path, { fileMustExist: true });
+  // opened while the folder was read-only, SQLite falls back to a read-only connection for good
+  if (db.readonly) process.exit(1);
   // how long a RESTART waits for the writer and readers to finish (PASSIVE never waits)
   db.pragma('busy_timeout = 1000');
   return { db, guard: new WriteGuard(path) };
@@ -28,8 +30,9 @@ const timer = setInterval(() => {
     try {
       const [done] = db.pragma('wal_checkpoint(PASSIVE)') as Checkpoint[];
       if (done && done.log >= RESTART_AT_FRAMES && guard.problem() === null) db.pragma('wal_checkpoint(RESTART)');
-    } catch {
-      // busy or an I/O error: the next round tries again
+    } catch (err) {
+      // busy: the next round tries again; anything else (read-only, I/O): a fresh process, once the parent sees the folder writable
+      if (!/^SQLITE_(BUSY|LOCKED)/.test(String((err as { code?: unknown }).code))) process.exit(1);
     }
   }
   process.send?.('checkpointed');

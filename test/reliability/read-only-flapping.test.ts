@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,7 +49,7 @@ describe(`the whole data folder flipped read-only and back ${FLIPS} times under 
   const alive = () => gp.child.exitCode === null && gp.child.signalCode === null;
 
   beforeAll(async () => {
-    disk = mountSmallDisk(64);
+    disk = mountSmallDisk(256); // room for ~100,000 messages: this is about read-only, not full
     dataDir = join(disk.dir, 'data');
     mkdirSync(dataDir);
     probe = await sqliteProbe();
@@ -150,6 +150,13 @@ describe(`the whole data folder flipped read-only and back ${FLIPS} times under 
     await eventually(async () => (await probe.count('alert_transition', "entity_id = 'flap-storm'")) === transitions, 30_000, 200);
   });
 
+  it('keeps checkpointing through the flips: the databases fill, their WALs stay bounded', () => {
+    const mb = (f: string) => statSync(join(dataDir, f)).size / 1e6;
+    expect(mb('telemetry.db')).toBeGreaterThan(1);
+    expect(mb('telemetry.db-wal')).toBeLessThan(48);
+    expect(mb('gridpatrol.db-wal')).toBeLessThan(48);
+  });
+
   it('stores every acknowledged message exactly once', async () => {
     const landed = await waitForLanded(probe, device.id, device.acked, device.sentBelow, 120_000);
     expect(landed.missing).toEqual([]);
@@ -159,7 +166,8 @@ describe(`the whole data folder flipped read-only and back ${FLIPS} times under 
     console.log(
       `${FLIPS} flips of the whole data folder in ${(elapsedMs / 1000).toFixed(1)} s: process alive; ` +
         `${device.acked.size} acknowledged, ${landed.points} stored, 0 lost, 0 duplicated, ${device.closed} refusals; ` +
-        `storm drone ${stormSent} messages, ${opened} altitude alerts; reads ${JSON.stringify(Object.fromEntries(answers))}`,
+        `storm drone ${stormSent} messages, ${opened} altitude alerts; reads ${JSON.stringify(Object.fromEntries(answers))}; ` +
+        `files (MB): ${readdirSync(dataDir).filter((f) => f.includes('.db')).map((f) => `${f} ${(statSync(join(dataDir, f)).size / 1e6).toFixed(1)}`).join(', ')}`,
     );
   });
 });

@@ -13,13 +13,12 @@ import { WriteGuard } from './write-guard.js';
  * turn read-only in that window, the SIGBUS ends this process, not GridPatrol.
  */
 const intervalMs = Number(process.env.GRIDPATROL_CHECKPOINT_INTERVAL_MS ?? 1000);
-const RESTART_AT_FRAMES = 1000;
+const MAX_PASSES = 20;
 const files = process.argv.slice(2).map((path) => {
   const db = new Database(path, { fileMustExist: true });
   // opened while the folder was read-only, SQLite falls back to a read-only connection for good
   if (db.readonly) process.exit(1);
-  // how long a RESTART waits for the writer and readers to finish (PASSIVE never waits)
-  db.pragma('busy_timeout = 1000');
+  db.pragma('busy_timeout = 0');
   return { db, guard: new WriteGuard(path) };
 });
 type Checkpoint = { busy: number; log: number; checkpointed: number };
@@ -28,8 +27,11 @@ const timer = setInterval(() => {
   for (const { db, guard } of files) {
     if (guard.problem() !== null) continue;
     try {
-      const [done] = db.pragma('wal_checkpoint(PASSIVE)') as Checkpoint[];
-      if (done && done.log >= RESTART_AT_FRAMES && guard.problem() === null) db.pragma('wal_checkpoint(RESTART)');
+      // again while GridPatrol appended more meanwhile: once a pass has caught up, its next write starts the WAL over
+      for (let pass = 0; pass < MAX_PASSES && guard.problem() === null; pass++) {
+        const [done] = db.pragma('wal_checkpoint(PASSIVE)') as Checkpoint[];
+        if (!done || done.busy !== 0 || done.checkpointed >= done.log) break;
+      }
     } catch (err) {
       // busy: the next round tries again; anything else (read-only, I/O): a fresh process, once the parent sees the folder writable
       if (!/^SQLITE_(BUSY|LOCKED)/.test(String((err as { code?: unknown }).code))) process.exit(1);

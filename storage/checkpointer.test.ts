@@ -71,12 +71,12 @@ describe('Checkpointer: WAL checkpoints in a child process', () => {
       write(100);
       written.kib += 100;
       walMax = Math.max(walMax, statSync(`${path}-wal`).size);
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 20));
     }
     console.log(`checkpointer: ${(written.kib / 1024).toFixed(0)} MiB written in 4 s; WAL at most ${(walMax / 1048576).toFixed(1)} MiB`);
-    expect(written.kib).toBeGreaterThan(20 * 1024);
+    expect(written.kib).toBeGreaterThan(8 * 1024);
     // SQLite's own threshold is 1000 pages (4 MiB); a second or so of writing may come on top
     expect(walMax).toBeLessThan(16 * 1024 * 1024);
-    expect(dbBytes()).toBeGreaterThan(10 * 1024 * 1024);
+    expect(dbBytes()).toBeGreaterThan(4 * 1024 * 1024);
   });
 });

@@ -21,7 +21,7 @@ const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
  * the memory-mapped WAL index. If the data folder turns read-only during those milliseconds of
  * fsync, that store is a SIGBUS (every SIGBUS that storage/write-guard.ts left was there, in
  * walCheckpoint). So GridPatrol's connections do not checkpoint (`wal_autocheckpoint = 0`) and
- * a child process (storage/checkpoint-worker.ts) does, every second, started once a WAL passes
+ * a child process (storage/checkpoint-worker.mjs) does, every second, started once a WAL passes
  * `startAtWalBytes` (short runs, most tests among them, never need it) and started again the
  * same way if it dies. If it cannot be started at all, the connections checkpoint themselves
  * again, as SQLite does by default.
@@ -75,8 +75,8 @@ export class Checkpointer {
   private spawn(): void {
     let child: ChildProcess;
     try {
-      child = fork(projectPath('storage', 'checkpoint-worker.ts'), this.o.files.map((f) => f.path), {
-        execArgv: ['--import', 'tsx'],
+      child = fork(projectPath('storage', 'checkpoint-worker.mjs'), this.o.files.map((f) => f.path), {
+        execArgv: [],
         env: { ...process.env, ...(this.o.intervalMs !== undefined && { GRIDPATROL_CHECKPOINT_INTERVAL_MS: String(this.o.intervalMs) }) },
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       });

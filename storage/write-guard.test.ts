@@ -3,17 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqlite } from './sqlite-file.js';
+import { SwitchedGuard } from './test-kit.js';
 import { dataFolderReadiness, isDataUnwritable, WriteGuard, type WriteGuardChange } from './write-guard.js';
-
-/** A guard whose answer the test sets: the real one asks access(2), which the disk fault tests exercise. */
-class SwitchedGuard extends WriteGuard {
-  unwritable = false;
-  checks = 0;
-  override problem(): string | null {
-    this.checks++;
-    return this.unwritable ? 'the data folder cannot be written (EPERM); the database is paused until it can' : null;
-  }
-}
 
 describe('WriteGuard between SQLite and a folder that turns read-only', () => {
   let dir: string;

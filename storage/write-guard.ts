@@ -14,14 +14,15 @@ export type WriteGuardChange = { writable: false; file: string; code: string; re
  * turns read-only under a running process (`chattr +i`, which also flushes and write-protects
  * its pages; an ext4 that shut itself down after I/O errors), SQLite's next store into the map
  * is a SIGBUS that kills the process, not an error it could return. So every top-level use of
- * the connection first asks the kernel whether the file can still be written (access(2),
- * about a microsecond) and, if not, throws GP_ERR_DATA_UNWRITABLE instead of touching it:
+ * the connection first asks the kernel whether the folder and the file can still be written
+ * (access(2), a microsecond or two each) and, if not, throws GP_ERR_DATA_UNWRITABLE instead of touching it:
  * before a statement outside a transaction, before a transaction begins and again just before it
  * commits, and before close. Statements inside a transaction do not touch the map.
  *
  * What is left is the time between the last check and SQLite's store into the map: the writing
  * of a commit's WAL frames (which fails with an error, not a signal, once the WAL file itself is
- * read-only) and a few microseconds of SQLite's own work.
+ * read-only) and a few microseconds of SQLite's own work. Checkpoints, which store into the map
+ * after an fsync, run in another process (checkpointer.ts) for that reason.
  */
 export class WriteGuard {
   /** null for an in-memory database: nothing to guard */
@@ -62,10 +63,6 @@ export class WriteGuard {
       this.onChange({ writable: true, file: this.shmPath, unwritableForMs });
     }
     return null;
-  }
-
-  get writable(): boolean {
-    return this.failing === undefined;
   }
 
   private fail(code: string, message: string): string {

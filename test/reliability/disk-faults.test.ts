@@ -39,6 +39,7 @@ describe.each([
   let ready503: { status: number; json: any };
   let metricsWhileDown = '';
   let apiWhileDown: { status: number; json: any };
+  let refusedAtLogin = 0;
   let faultMs = 0;
   let recoveredMs = 0;
 
@@ -73,10 +74,12 @@ describe.each([
     apiWhileDown = await gp.http('GET', '/api/v1/alerts');
     // and it stays refused while the fault lasts, however often the device comes back
     // (what still fits in the last block of the open segment is written and acknowledged: it is on disk)
+    // (with the databases paused too, the device's login is refused as well: CONNACK 3, server unavailable)
     await eventually(async () => {
       await inject();
-      await device.publish(gp.ports.mqttPort, 1_000_000); // ends only when the connection is closed on it
-      return device.closed >= REFUSALS && performance.now() - injected >= HOLD_MS;
+      // ends only when the connection is closed on it, or its login is refused
+      await device.publish(gp.ports.mqttPort, 1_000_000).catch(() => refusedAtLogin++);
+      return device.closed + refusedAtLogin >= REFUSALS && performance.now() - injected >= HOLD_MS;
     }, HOLD_MS + 60_000, 500);
     faultMs = performance.now() - injected;
 
@@ -94,7 +97,8 @@ describe.each([
   });
 
   it('stops acknowledging and says why: an ERROR log line, /readyz 503 naming the spool, metrics', () => {
-    expect(device.closed).toBeGreaterThanOrEqual(REFUSALS);
+    expect(device.closed).toBeGreaterThanOrEqual(1);
+    expect(device.closed + refusedAtLogin).toBeGreaterThanOrEqual(REFUSALS);
     expect(ready503.status).toBe(503);
     expect(ready503.json.checks.spool).toMatchObject({ ok: false, detail: expect.stringMatching(reason) });
     expect(metricSum(metricsWhileDown, 'gridpatrol_spool_writable')).toBe(0);

@@ -58,10 +58,17 @@ export function dataGuards(meta: WriteGuard, store: TelemetryStore): WriteGuard[
   return store instanceof SqliteStore ? [meta, store.writeGuard] : [meta];
 }
 
+/** The data folder's metadata database, behind a write guard that reports to the log and metrics. */
+export function openGuardedMetadataDb(dataDir: string, log: Logger, metrics: Metrics): CheckpointedFile {
+  const path = join(dataDir, 'gridpatrol.db');
+  const guard = new WriteGuard(path, reportWriteGuard('metadata', log, metrics.sqliteWritable));
+  return { path, db: openMetadataDb(path, guard), guard };
+}
+
 /** The data folder's SQLite files this process writes, for the checkpointer: once the store is initialised. */
 export function sqliteFiles(meta: CheckpointedFile, store: TelemetryStore): CheckpointedFile[] {
   const db = store instanceof SqliteStore ? store.connection : undefined;
-  return store instanceof SqliteStore && db ? [meta, { path: store.path, db, guard: store.writeGuard }] : [meta];
+  return db ? [meta, { path: (store as SqliteStore).path, db, guard: (store as SqliteStore).writeGuard }] : [meta];
 }
 
 function constantTimeEqual(a: string, b: string): boolean {
@@ -78,9 +85,8 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
   const tls = loadTls(config.tls);
   const metrics = createMetrics();
   const grids = loadGrids(config.gridsFile);
-  const metaPath = join(config.dataDir, 'gridpatrol.db');
-  const metaGuard = new WriteGuard(metaPath, reportWriteGuard('metadata', log, metrics.sqliteWritable));
-  const meta = openMetadataDb(metaPath, metaGuard);
+  const metaFile = openGuardedMetadataDb(config.dataDir, log, metrics);
+  const { db: meta, guard: metaGuard } = metaFile;
   const devices = new DeviceRegistry(meta);
   const deadLetters = new DeadLetters(meta, config.deadLetters.maxRows, (rows) => metrics.deadLettersRotated.inc(rows));
   // the count lives in the data folder; the counter starts from it so a restart does not hide rotations
@@ -89,7 +95,7 @@ export async function buildGridPatrol(config: Readonly<Config>, log: Logger): Pr
   const store = makeStore(config, log, metrics);
   const guards = dataGuards(metaGuard, store);
   await initStore(store, live, log);
-  const checkpointer = new Checkpointer({ files: sqliteFiles({ path: metaPath, db: meta, guard: metaGuard }, store), log });
+  const checkpointer = new Checkpointer({ files: sqliteFiles(metaFile, store), log });
 
   const spool = await Spool.open({ dir: join(config.dataDir, 'spool'), maxBytes: config.spool.maxBytes, fsync: config.spool.fsync, log, metrics });
   const writer = new SpoolWriter({ spool, store, deadLetters, batchSize: config.writer.batchSize, flushIntervalMs: config.writer.flushIntervalMs, log, metrics });

@@ -12,12 +12,12 @@ import type { Logger } from '../lib/logger.js';
 import { createMetrics, type Metrics } from '../lib/metrics.js';
 import { DeadLetters } from '../storage/dead-letters.js';
 import { DeviceRegistry } from '../storage/devices.js';
-import { openMetadataDb, type MetadataDb } from '../storage/metadata-db.js';
+import type { MetadataDb } from '../storage/metadata-db.js';
 import { TokenStore } from '../storage/tokens.js';
 import { Checkpointer } from '../storage/checkpointer.js';
 import type { TelemetryStore } from '../storage/telemetry-store.js';
-import { sqliteFiles } from '../gridpatrol.js';
-import { reportWriteGuard, WriteGuard } from '../storage/write-guard.js';
+import { openGuardedMetadataDb, sqliteFiles } from '../gridpatrol.js';
+import type { WriteGuard } from '../storage/write-guard.js';
 
 /** What every process of a split deployment opens in the shared data folder. */
 export interface Foundation {
@@ -56,10 +56,8 @@ export function openFoundation(config: Readonly<Config>, baseLog: Logger): Found
   const metrics = createMetrics();
   const grids = loadGrids(config.gridsFile);
   // WAL mode: every process of the deployment opens the same metadata database
-  const metaPath = join(config.dataDir, 'gridpatrol.db');
-  const metaGuard = new WriteGuard(metaPath, reportWriteGuard('metadata', log, metrics.sqliteWritable));
-  const meta = openMetadataDb(metaPath, metaGuard);
-  const metaFile = { path: metaPath, db: meta, guard: metaGuard };
+  const metaFile = openGuardedMetadataDb(config.dataDir, log, metrics);
+  const { db: meta, guard: metaGuard } = metaFile;
   let checkpointer: Checkpointer | undefined;
   const devices = new DeviceRegistry(meta);
   const deadLetters = new DeadLetters(meta, config.deadLetters.maxRows, (rows) => metrics.deadLettersRotated.inc(rows));

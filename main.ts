@@ -3,16 +3,20 @@ import { buildRole } from './cluster/roles.js';
 import { buildGridPatrol } from './gridpatrol.js';
 import { loadConfig, settingsHelp } from './lib/config.js';
 import { createLogger, createTerminalLogger } from './lib/logger.js';
+import { supervise, type SupervisedMessage } from './lib/supervisor.js';
 
 const USAGE = `gridpatrol: MQTT broker, ingest pipeline and HTTP API in one process, or one role of a split deployment
 
-Usage: npm start [-- --help]
-       tsx main.ts [all|broker|ingest|api]    (wins over GRIDPATROL_ROLE)
+Usage: npm start [-- --help]                  (runs: node dist/main.mjs --supervise)
+       tsx main.ts [--supervise] [all|broker|ingest|api]    (the role wins over GRIDPATROL_ROLE)
+
+  --supervise   run GridPatrol in a child process and start it again if it dies
+                (a signal such as SIGBUS, or an error exit after it had started)
 `;
 const ROLES = ['all', 'broker', 'ingest', 'api'];
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+  const { values, positionals } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, supervise: { type: 'boolean' } }, strict: true, allowPositionals: true });
   if (values.help) {
     process.stdout.write(`${USAGE}\n${settingsHelp()}\n`);
     return;
@@ -29,6 +33,14 @@ async function main(): Promise<void> {
   }
   const { config } = loaded;
   const log = process.stdout.isTTY ? createTerminalLogger(config.logLevel) : createLogger(config.logLevel);
+  if (values.supervise) {
+    const args = process.argv.slice(2).filter((a) => a !== '--supervise');
+    const supervisor = supervise({ command: process.execPath, args: [...process.execArgv, process.argv[1]!, ...args], log });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => supervisor.stop(signal));
+    const code = await supervisor.exited;
+    log.flush();
+    process.exit(code);
+  }
   let gp;
   try {
     gp = config.role === 'all' ? await buildGridPatrol(config, log) : await buildRole(config, log);
@@ -52,7 +64,8 @@ async function main(): Promise<void> {
     process.stderr.write(`gridpatrol: cannot listen${where}: ${e.code ?? ''} ${e.message} (check GRIDPATROL_HOST and the *_PORT settings)\n`);
     process.exit(2);
   }
-  log.info({ ...ports, host: config.host, store: config.store.type, dataDir: config.dataDir, ...(config.role !== 'all' && { role: config.role }) }, 'gridpatrol listening');
+  log.info({ ...ports, pid: process.pid, host: config.host, store: config.store.type, dataDir: config.dataDir, ...(config.role !== 'all' && { role: config.role }) }, 'gridpatrol listening');
+  process.send?.({ type: 'listening' } satisfies SupervisedMessage);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -66,6 +79,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // a supervisor that is gone (kill -9) cannot stop us or start us again: stop cleanly
+  process.on('disconnect', () => void stop('supervisor gone'));
 }
 
 main().catch((err) => {

@@ -2,15 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { alive } from './helpers/gridpatrol.js';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('npm run demo', () => {
   it('starts GridPatrol and the demo scenario, says where to look, and stops both cleanly on Ctrl-C', async () => {

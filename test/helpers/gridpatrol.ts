@@ -45,9 +45,9 @@ export async function startInProcess(extra: Record<string, string> = {}): Promis
 }
 
 /** GridPatrol as its own process (`tsx main.ts`, or `opts.bundle`), for kill -9, logging at info (or `opts.logLevel`). Resolves when it listens. */
-export async function spawnGridPatrol(env: Record<string, string>, opts: { logLevel?: string; role?: 'all' | 'broker' | 'ingest' | 'api'; /** a built start-up bundle (scripts/build-server.ts) to run instead of the sources */ bundle?: string } = {}): Promise<{ child: ChildProcess; ports: Ports; http: Http; exited: Promise<number | null>; logs: Array<Record<string, unknown> & { msg: string; level: number }>; output: () => string }> {
+export async function spawnGridPatrol(env: Record<string, string>, opts: { logLevel?: string; role?: 'all' | 'broker' | 'ingest' | 'api'; /** a built start-up bundle (scripts/build-server.ts) to run instead of the sources */ bundle?: string; /** run it under `--supervise` (child is then the supervisor) */ supervise?: boolean } = {}): Promise<{ child: ChildProcess; ports: Ports; http: Http; exited: Promise<number | null>; logs: Array<Record<string, unknown> & { msg: string; level: number }>; output: () => string }> {
   const entry = opts.bundle ? ['--enable-source-maps', opts.bundle] : ['--import', 'tsx', 'main.ts'];
-  const child = spawn(process.execPath, [...entry, ...(opts.role ? [opts.role] : [])], {
+  const child = spawn(process.execPath, [...entry, ...(opts.supervise ? ['--supervise'] : []), ...(opts.role ? [opts.role] : [])], {
     cwd: join(import.meta.dirname, '../..'),
     env: { ...process.env, ...env, GRIDPATROL_LOG_LEVEL: opts.logLevel ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -123,4 +123,14 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
 
 export function telemetry(seq: number, extra: Record<string, unknown> = {}) {
   return { ts: Date.now() - 60_000 + seq, seq, lat: 33.8123, lon: 113.9541, alt: 118.5, speed: 8.2, heading: 270, battery: 76, mode: 'patrol', rssi: -67, sats: 14, ...extra };
+}
+
+/** Whether a process with this pid still exists (signal 0 checks without sending anything). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { buildRole } from './cluster/roles.js';
 import { buildGridPatrol } from './gridpatrol.js';
+import { waitForDataDir } from './lib/data-dir.js';
 import { loadConfig, settingsHelp } from './lib/config.js';
 import { createLogger, createTerminalLogger } from './lib/logger.js';
 import { supervise, type SupervisedMessage } from './lib/supervisor.js';
@@ -12,11 +13,13 @@ Usage: npm start [-- --help]                  (runs: node dist/main.mjs --superv
 
   --supervise   run GridPatrol in a child process and start it again if it dies
                 (a signal such as SIGBUS, or an error exit after it had started)
+  --restarted   (the supervisor adds it when it starts GridPatrol again) wait for a data
+                folder that cannot be written instead of exiting
 `;
 const ROLES = ['all', 'broker', 'ingest', 'api'];
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, supervise: { type: 'boolean' } }, strict: true, allowPositionals: true });
+  const { values, positionals } = parseArgs({ options: { help: { type: 'boolean', short: 'h' }, supervise: { type: 'boolean' }, restarted: { type: 'boolean' } }, strict: true, allowPositionals: true });
   if (values.help) {
     process.stdout.write(`${USAGE}\n${settingsHelp()}\n`);
     return;
@@ -35,12 +38,14 @@ async function main(): Promise<void> {
   const log = process.stdout.isTTY ? createTerminalLogger(config.logLevel) : createLogger(config.logLevel);
   if (values.supervise) {
     const args = process.argv.slice(2).filter((a) => a !== '--supervise');
-    const supervisor = supervise({ command: process.execPath, args: [...process.execArgv, process.argv[1]!, ...args], log });
+    const supervisor = supervise({ command: process.execPath, args: [...process.execArgv, process.argv[1]!, ...args], restartArgs: ['--restarted'], log });
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => supervisor.stop(signal));
     const code = await supervisor.exited;
     log.flush();
     process.exit(code);
   }
+  // started again by the supervisor after a crash: a data folder still read-only is waited for
+  if (values.restarted) await waitForDataDir(config.dataDir, log);
   let gp;
   try {
     gp = config.role === 'all' ? await buildGridPatrol(config, log) : await buildRole(config, log);

@@ -1,5 +1,6 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from './logger.js';
 
 /** What GridPatrol writes in the data folder that may already be there: each must stay writable. */
 const WRITTEN = ['gridpatrol.db', 'telemetry.db', 'spool'].flatMap((f) => (f === 'spool' ? [f] : [f, `${f}-wal`, `${f}-shm`]));
@@ -28,6 +29,27 @@ export function prepareDataDir(dir: string): void {
       accessSync(path, constants.W_OK);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') refuse(path, err);
+    }
+  }
+}
+
+/**
+ * prepareDataDir for a GridPatrol started again after a crash: the folder may still be read-only
+ * (a SIGBUS from a read-only folder is the likely crash), so instead of exiting, which would only
+ * have the supervisor start it again and again, it waits for the folder, checking every
+ * `intervalMs`, and says so once.
+ */
+export async function waitForDataDir(dir: string, log: Logger, intervalMs = 250): Promise<void> {
+  let since: number | undefined;
+  for (;;) {
+    try {
+      prepareDataDir(dir);
+      if (since !== undefined) log.info({ dataDir: dir, waitedMs: Math.round(performance.now() - since) }, 'data folder writable again; starting');
+      return;
+    } catch (err) {
+      if (since === undefined) log.error({ dataDir: dir, reason: (err as Error).message }, 'data folder cannot be written; waiting for it before starting');
+      since ??= performance.now();
+      await new Promise((r) => setTimeout(r, intervalMs));
     }
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -28,7 +28,7 @@ function script(body: string): { file: string; runs: () => number } {
      const serve = () => { listening(); setInterval(() => {}, 1000); process.on('SIGTERM', () => process.exit(0)); };
      ${body}`,
   );
-  return { file, runs: () => Number(readFileSync(count, 'utf8')) };
+  return { file, runs: () => (existsSync(count) ? Number(readFileSync(count, 'utf8')) : 0) };
 }
 
 function captured() {
@@ -99,6 +99,27 @@ describe('supervise: starts GridPatrol again when it dies', () => {
     sup.stop('SIGTERM');
     expect(await sup.exited).toBe(0);
     expect(child.runs()).toBe(1);
+  });
+
+  it('adds restartArgs only when it starts the child again', async () => {
+    const child = script(`
+      fs.appendFileSync(${'`${__dirname}/argv`'}, JSON.stringify(process.argv.slice(2)) + '\\n');
+      if (run === 1) { listening(); setTimeout(() => process.exit(1), 10); } else serve();`);
+    const { log, lines } = captured();
+    const sup = supervise({ command: process.execPath, args: [child.file, 'all'], restartArgs: ['--restarted'], log, firstDelayMs: 10 });
+    await until(() => lines.some((l) => l.msg === 'gridpatrol running again'));
+    expect(readFileSync(join(dir, 'argv'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([['all'], ['all', '--restarted']]);
+    sup.stop('SIGTERM');
+    expect(await sup.exited).toBe(0);
+  });
+
+  it('a child killed by the stop signal it was passed (before it could handle it) is a clean stop: 0', async () => {
+    const child = script(`listening(); setInterval(() => {}, 1000);`);
+    const sup = supervise({ command: process.execPath, args: [child.file], log: captured().log });
+    await until(() => child.runs() === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    sup.stop('SIGTERM');
+    expect(await sup.exited).toBe(0);
   });
 
   it('starts the waits over after a healthy run', async () => {

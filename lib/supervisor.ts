@@ -11,6 +11,8 @@ export interface SupervisorOptions {
   /** the command that runs GridPatrol itself, and its arguments */
   command: string;
   args: readonly string[];
+  /** added to args when it is started again after a death */
+  restartArgs?: readonly string[];
   env?: NodeJS.ProcessEnv;
   log: Logger;
   /** the wait before the first restart; it doubles after each restart, up to maxDelayMs */
@@ -52,7 +54,7 @@ export function supervise(opts: SupervisorOptions): Supervisor {
   let current: ChildProcess | undefined;
   let timer: NodeJS.Timeout | undefined;
   let listened = false;
-  let stopping = false;
+  let stopping: NodeJS.Signals | undefined;
   let restarts = 0;
   let delayMs = firstDelayMs;
   let finish!: (code: number) => void;
@@ -61,7 +63,7 @@ export function supervise(opts: SupervisorOptions): Supervisor {
   const start = () => {
     timer = undefined;
     const startedAt = performance.now();
-    const child = spawn(command, args, { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
+    const child = spawn(command, restarts > 0 ? [...args, ...(opts.restartArgs ?? [])] : args, { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
     current = child;
     child.on('message', (m: SupervisedMessage) => {
       if (m?.type !== 'listening') return;
@@ -78,7 +80,9 @@ export function supervise(opts: SupervisorOptions): Supervisor {
     child.on('exit', (code, signal) => {
       current = undefined;
       const exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
-      if (stopping || !listened || exitCode === 0) return finish(exitCode);
+      // stopped by the signal it was passed (before it could handle it, e.g. while starting): a clean stop
+      if (stopping) return finish(signal === stopping ? 0 : exitCode);
+      if (!listened || exitCode === 0) return finish(exitCode);
       if (performance.now() - startedAt >= healthyAfterMs) delayMs = firstDelayMs;
       restarts++;
       log.error(
@@ -94,7 +98,7 @@ export function supervise(opts: SupervisorOptions): Supervisor {
   return {
     exited,
     stop(signal) {
-      stopping = true;
+      stopping = signal;
       if (current) current.kill(signal);
       else if (timer) {
         clearTimeout(timer);

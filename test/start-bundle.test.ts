@@ -1,10 +1,10 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topics } from '../core/topics.js';
 import { buildWeb } from '../web/build.js';
 import { buildServer } from '../scripts/build-server.js';
-import { connectMqtt, eventually, registerDevice, spawnGridPatrol, telemetry, testEnv } from './helpers/gridpatrol.js';
+import { alive, connectMqtt, eventually, registerDevice, spawnGridPatrol, telemetry, testEnv } from './helpers/gridpatrol.js';
 
 /**
  * `npm start` runs the pre-built bundle (dist/main.mjs), not the sources: the bundle must be the
@@ -18,7 +18,8 @@ describe('the start-up bundle (npm start)', () => {
   beforeAll(async () => {
     await buildWeb();
     const bundle = await buildServer(join(outDir, 'main.mjs'));
-    gp = await spawnGridPatrol(env, { bundle });
+    // as package.json's start script runs it: under the supervisor
+    gp = await spawnGridPatrol(env, { bundle, supervise: true });
   });
 
   afterAll(async () => {
@@ -50,5 +51,15 @@ describe('the start-up bundle (npm start)', () => {
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<script');
     expect(gp.logs.filter((l) => l.level >= 50)).toEqual([]);
+  });
+
+  it('runs GridPatrol as the supervisor’s child, and both stop on SIGTERM', async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { scripts: { start: string } };
+    expect(pkg.scripts.start).toBe('node --enable-source-maps dist/main.mjs --supervise');
+    const listening = gp.logs.find((l) => l.msg === 'gridpatrol listening')!;
+    expect(listening.pid).not.toBe(gp.child.pid);
+    gp.child.kill('SIGTERM');
+    expect(await gp.exited).toBe(0);
+    expect(alive(listening.pid as number)).toBe(false);
   });
 });

@@ -1,8 +1,10 @@
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { alive, eventually, registerDevice, spawnGridPatrol, testEnv } from './helpers/gridpatrol.js';
 import { freePort } from './helpers/ports.js';
 import { ResendingDrone } from './helpers/publisher.js';
+import { mountSmallDisk } from './helpers/small-disk.js';
 import { waitForLanded } from './helpers/stored.js';
 import { sqliteProbe } from './helpers/stores.js';
 
@@ -69,6 +71,30 @@ describe('GridPatrol under its supervisor (npm start)', () => {
     gp.child.kill('SIGTERM');
     expect(await gp.exited).toBe(0);
     expect(alive(listening(gp)[1]!.pid as number)).toBe(false);
+  });
+
+  it('started again with the data folder still read-only, it waits for the folder instead of exiting, and starts once it can be written', async () => {
+    const disk = mountSmallDisk(32);
+    cleanups.push(() => disk.unmount());
+    const dataDir = join(disk.dir, 'data');
+    const gp = await supervised({ GRIDPATROL_DATA_DIR: dataDir });
+    disk.immutable(dataDir, true);
+    cleanups.push(() => disk.immutable(dataDir, false));
+    process.kill(listening(gp)[0]!.pid as number, 'SIGBUS');
+    const waiting = await eventually(async () => gp.logs.find((l) => l.msg === 'data folder cannot be written; waiting for it before starting'), 30_000, 20);
+    expect(waiting).toMatchObject({ level: 50, reason: expect.stringMatching(/GRIDPATROL_DATA_DIR=.* cannot be written: EPERM/) });
+    // one death, no exits: the restarted process waits
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(gp.logs.filter((l) => l.msg.startsWith('gridpatrol process ended')).map((l) => l.signal ?? l.code)).toEqual(['SIGBUS']);
+    const writableAt = performance.now();
+    disk.immutable(dataDir, false);
+    await eventually(async () => listening(gp).length === 2, 30_000, 20);
+    const resumeMs = performance.now() - writableAt;
+    expect(gp.logs.find((l) => l.msg === 'data folder writable again; starting')).toBeDefined();
+    expect((await gp.http('GET', '/readyz', undefined, null)).status).toBe(200);
+    console.log(`restarted with the data folder read-only: waited, listening ${resumeMs.toFixed(0)} ms after it could be written again`);
+    gp.child.kill('SIGTERM');
+    expect(await gp.exited).toBe(0);
   });
 
   it('a GridPatrol whose supervisor was killed with SIGKILL stops by itself instead of running on unsupervised', async () => {

@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { buildRole } from './cluster/roles.js';
 import { buildGridPatrol } from './gridpatrol.js';
-import { waitForDataDir } from './lib/data-dir.js';
+import { isDataFolderFault, waitForDataDir } from './lib/data-dir.js';
 import { loadConfig, settingsHelp } from './lib/config.js';
 import { createLogger, createTerminalLogger } from './lib/logger.js';
-import { supervise, type SupervisedMessage } from './lib/supervisor.js';
+import { EXIT_RETRY, supervise, type SupervisedMessage } from './lib/supervisor.js';
 
 const USAGE = `gridpatrol: MQTT broker, ingest pipeline and HTTP API in one process, or one role of a split deployment
 
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     gp = config.role === 'all' ? await buildGridPatrol(config, log) : await buildRole(config, log);
   } catch (err) {
     process.stderr.write(`gridpatrol: ${(err as Error).message}\n`);
-    process.exit(2);
+    process.exit(values.restarted && isDataFolderFault(err, config.dataDir) ? EXIT_RETRY : 2);
   }
   if (gp.adminToken.generated)
     process.stdout.write(`gridpatrol: admin token (shown once, kept in ${gp.adminToken.file}):\n  ${gp.adminToken.token}\n`);
@@ -60,6 +60,10 @@ async function main(): Promise<void> {
     ports = await gp.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+    if (values.restarted && isDataFolderFault(err, config.dataDir)) {
+      process.stderr.write(`gridpatrol: ${e.message}\n`);
+      process.exit(EXIT_RETRY);
+    }
     // not a listener's error (e.g. GRIDPATROL_REDIS_URL does not answer): its message names the setting
     if (e.port === undefined && e.syscall === undefined) {
       process.stderr.write(`gridpatrol: ${e.message}\n`);

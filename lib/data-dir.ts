@@ -1,5 +1,6 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
+import { isDiskFault } from '../storage/write-guard.js';
 import type { Logger } from './logger.js';
 
 /** What GridPatrol writes in the data folder that may already be there: each must stay writable. */
@@ -15,7 +16,7 @@ export function prepareDataDir(dir: string): void {
   const refuse = (path: string, err: unknown): never => {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
     const what = path === dir ? '' : ` (${path.slice(dir.length + 1)} in it)`;
-    throw new Error(`GRIDPATROL_DATA_DIR=${dir} cannot be written${what}: ${code}; make it writable by GridPatrol's user or point GRIDPATROL_DATA_DIR elsewhere`);
+    throw Object.assign(new Error(`GRIDPATROL_DATA_DIR=${dir} cannot be written${what}: ${code}; make it writable by GridPatrol's user or point GRIDPATROL_DATA_DIR elsewhere`), { dataDir: true });
   };
   try {
     mkdirSync(dir, { recursive: true });
@@ -52,4 +53,19 @@ export async function waitForDataDir(dir: string, log: Logger, intervalMs = 250)
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   }
+}
+
+const FILE_FAULTS = new Set(['EPERM', 'EROFS', 'EACCES', 'ENOSPC', 'EIO']);
+
+/**
+ * Whether a start-up failed because the data folder could not be written at that moment: this
+ * module's refusal, the databases' (storage/write-guard.ts isDiskFault), or a file in the folder
+ * that could not be opened or written. A restarted GridPatrol whose start-up a folder turning
+ * read-only again cut off asks its supervisor to try again soon (EXIT_RETRY) rather than wait
+ * the doubling waits of a crash.
+ */
+export function isDataFolderFault(err: unknown, dir: string): boolean {
+  const e = err as (NodeJS.ErrnoException & { dataDir?: boolean }) | null;
+  if (e?.dataDir === true || isDiskFault(err)) return true;
+  return typeof e?.code === 'string' && FILE_FAULTS.has(e.code) && typeof e.path === 'string' && (e.path === dir || e.path.startsWith(dir + sep));
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
-import { supervise } from './supervisor.js';
+import { EXIT_RETRY, supervise } from './supervisor.js';
 
 /**
  * The restart policy, with real child processes: small scripts that behave as GridPatrol can
@@ -71,6 +71,21 @@ describe('supervise: starts GridPatrol again when it dies', () => {
     sup.stop('SIGTERM');
     expect(await sup.exited).toBe(0);
     expect(sup.child()).toBeUndefined();
+  });
+
+  it('starts a child that exits EXIT_RETRY (its start-up cut off) again soon: a warning each, not a death, waits doubling only up to maxRetryDelayMs', async () => {
+    const child = script(`
+      if (run === 1) { listening(); setTimeout(() => process.kill(process.pid, 'SIGBUS'), 20); }
+      else if (run <= 7) process.exit(${EXIT_RETRY});
+      else serve();`);
+    const { log, lines } = captured();
+    const sup = supervise({ command: process.execPath, args: [child.file], log, firstDelayMs: 10, maxRetryDelayMs: 40 });
+    await until(() => lines.some((l) => l.msg === 'gridpatrol running again'), 20_000);
+    expect(lines.filter((l) => l.msg.startsWith('gridpatrol process ended')).map((l) => l.signal)).toEqual(['SIGBUS']);
+    const retries = lines.filter((l) => l.msg === 'gridpatrol could not start yet; starting it again');
+    expect(retries.map((l) => [l.level, l.restartInMs])).toEqual([[40, 10], [40, 20], [40, 40], [40, 40], [40, 40], [40, 40]]);
+    sup.stop('SIGTERM');
+    expect(await sup.exited).toBe(0);
   });
 
   it('does not retry a process that never got to listen (a bad setting, a port taken): its exit code is the supervisor’s', async () => {

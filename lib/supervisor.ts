@@ -2,6 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Logger } from './logger.js';
 
+/**
+ * The exit code of a GridPatrol, started again, whose start-up could not finish for a passing
+ * reason (the data folder turned read-only again meanwhile): start it again soon, with waits
+ * that double from firstDelayMs only up to 4 s, not the crash's. EX_TEMPFAIL in sysexits.h.
+ */
+export const EXIT_RETRY = 75;
+
 /** What a supervised GridPatrol tells its supervisor over the IPC channel. */
 export interface SupervisedMessage {
   type: 'listening';
@@ -18,6 +25,8 @@ export interface SupervisorOptions {
   /** the wait before the first restart; it doubles after each restart, up to maxDelayMs */
   firstDelayMs?: number;
   maxDelayMs?: number;
+  /** EXIT_RETRY's waits double too (a disk that stays full), but only up to this (4 s) */
+  maxRetryDelayMs?: number;
   /** a run at least this long starts the waits over at firstDelayMs */
   healthyAfterMs?: number;
 }
@@ -51,12 +60,14 @@ export function supervise(opts: SupervisorOptions): Supervisor {
   const firstDelayMs = opts.firstDelayMs ?? 500;
   const maxDelayMs = opts.maxDelayMs ?? 30_000;
   const healthyAfterMs = opts.healthyAfterMs ?? 60_000;
+  const maxRetryDelayMs = opts.maxRetryDelayMs ?? 4_000;
   let current: ChildProcess | undefined;
   let timer: NodeJS.Timeout | undefined;
   let listened = false;
   let stopping: NodeJS.Signals | undefined;
   let restarts = 0;
   let delayMs = firstDelayMs;
+  let retryDelayMs = firstDelayMs;
   let finish!: (code: number) => void;
   const exited = new Promise<number>((resolve) => (finish = resolve));
 
@@ -69,6 +80,7 @@ export function supervise(opts: SupervisorOptions): Supervisor {
       if (m?.type !== 'listening') return;
       if (listened) log.info({ pid: child.pid, restarts }, 'gridpatrol running again');
       listened = true;
+      retryDelayMs = firstDelayMs;
     });
     child.on('error', (err) => {
       // only when it could not be started at all (exit follows otherwise)
@@ -83,8 +95,14 @@ export function supervise(opts: SupervisorOptions): Supervisor {
       // stopped by the signal it was passed (before it could handle it, e.g. while starting): a clean stop
       if (stopping) return finish(signal === stopping ? 0 : exitCode);
       if (!listened || exitCode === 0) return finish(exitCode);
-      if (performance.now() - startedAt >= healthyAfterMs) delayMs = firstDelayMs;
       restarts++;
+      if (exitCode === EXIT_RETRY) {
+        log.warn({ pid: child.pid, code, restarts, restartInMs: retryDelayMs }, 'gridpatrol could not start yet; starting it again');
+        timer = setTimeout(start, retryDelayMs);
+        retryDelayMs = Math.min(retryDelayMs * 2, maxRetryDelayMs);
+        return;
+      }
+      if (performance.now() - startedAt >= healthyAfterMs) delayMs = firstDelayMs;
       log.error(
         { pid: child.pid, code, signal, restarts, restartInMs: delayMs, ...(signal && HINTS[signal] && { hint: HINTS[signal] }) },
         'gridpatrol process ended; starting it again (what it acknowledged is in the spool)',

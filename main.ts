@@ -44,6 +44,9 @@ async function main(): Promise<void> {
     log.flush();
     process.exit(code);
   }
+  // a supervisor that is gone (kill -9) cannot stop us or start us again: stop (cleanly, once started)
+  let supervisorGone: () => void = () => process.exit(0);
+  process.on('disconnect', () => supervisorGone());
   // started again by the supervisor after a crash: a data folder still read-only is waited for
   if (values.restarted) await waitForDataDir(config.dataDir, log);
   let gp;
@@ -88,8 +91,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  // a supervisor that is gone (kill -9) cannot stop us or start us again: stop cleanly
-  process.on('disconnect', () => void stop('supervisor gone'));
+  supervisorGone = () => void stop('supervisor gone');
 }
 
 main().catch((err) => {

@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * `npm run test:faults`: the reliability suite at full size (100,000 malformed payloads, thousands
- * of half-open connections). The same files run small in `npm test`; GRIDPATROL_FAULTS=1 scales them.
+ * of half-open connections). The same files run small in the main suite; GRIDPATROL_FAULTS=1 scales
+ * them. `npm test` runs this suite after the main one (test/run.sh); `npm run test:quick` does not.
  */
 export default defineConfig({
   test: {

@@ -14,6 +14,13 @@ describe('README', () => {
     expect(ci).toMatch(/^npm test$/m);
   });
 
+  it('has npm test, and so CI, run the reliability suite at full size after the main suite and count both reports', () => {
+    const run = readFileSync(new URL('./run.sh', import.meta.url), 'utf8');
+    expect(run).toMatch(/vitest run --config vitest\.faults\.config\.ts[\s\S]*test-results\/vitest-faults\.json/);
+    expect(ci).toContain('test-results/vitest-faults.json');
+    expect(readme).toContain('`npm run test:quick`');
+  });
+
   it('documents every error code of the catalog', () => {
     for (const [code, { status }] of Object.entries(ERRORS)) expect(readme).toMatch(new RegExp(`\\| \`${code}\` \\| ${status} \\|`));
   });

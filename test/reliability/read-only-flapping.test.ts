@@ -30,7 +30,8 @@ import { sqliteProbe, type StoreProbe } from '../helpers/stores.js';
  * restart, and every message acknowledged, before or after one, is stored exactly once. Halfway,
  * with the folder read-only, the test kills GridPatrol with SIGBUS itself, so that every run goes
  * through a death and its restart whatever the seed.
- * It takes minutes: `npm run test:faults` only (vitest.config.ts leaves it out of `npm test`).
+ * It takes minutes: it runs only at full size, in `npm run test:faults` (the second part of
+ * `npm test`; vitest.config.ts leaves it out of the first).
  * GRIDPATROL_FLIPS=n and GRIDPATROL_FLIP_SEED=n change the run.
  */
 const FLIPS = Number(process.env.GRIDPATROL_FLIPS ?? 300);

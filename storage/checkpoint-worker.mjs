@@ -9,6 +9,14 @@
  * before it stores its progress in the WAL index: should the folder turn read-only in that window,
  * the SIGBUS ends this process, not GridPatrol, which starts another.
  *
+ * PASSIVE passes alone never let the WAL start over under a writer that commits every few
+ * milliseconds (an alert storm): each pass catches up with the WAL as it was when the pass began,
+ * but the writer has appended more by the time its fsync ends, so no write ever finds the WAL
+ * wholly copied (measured: ~2 MB/s of WAL, never reused, at 450 small commits/s). Once the WAL
+ * holds FULL_AT_FRAMES, one FULL checkpoint holds GridPatrol's writer back for the few
+ * milliseconds it takes to copy the rest, as SQLite's own checkpoint in the writer would, and
+ * GridPatrol's next write starts the WAL over.
+ *
  * Plain JavaScript on purpose: run by `node` alone it takes about half the memory it would
  * through tsx. It checks the folder as storage/write-guard.ts does (the folder, then the index).
  */
@@ -18,6 +26,10 @@ import { dirname } from 'node:path';
 
 const intervalMs = Number(process.env.GRIDPATROL_CHECKPOINT_INTERVAL_MS ?? 1000);
 const MAX_PASSES = 20;
+/** SQLite's own checkpoint threshold (wal_autocheckpoint's default) */
+const FULL_AT_FRAMES = 1000;
+/** how long a FULL checkpoint waits for the writer's lock between GridPatrol's commits */
+const FULL_WAIT_MS = 200;
 
 /** @param {string} path */
 function writable(path) {
@@ -28,6 +40,14 @@ function writable(path) {
   } catch {
     return false;
   }
+}
+
+/**
+ * @param {import('better-sqlite3').Database} db
+ * @param {'PASSIVE' | 'FULL'} mode
+ */
+function checkpoint(db, mode) {
+  return /** @type {{ busy: number; log: number; checkpointed: number }[]} */ (db.pragma(`wal_checkpoint(${mode})`));
 }
 
 const files = process.argv.slice(2).map((path) => {
@@ -41,9 +61,20 @@ const files = process.argv.slice(2).map((path) => {
 const timer = setInterval(() => {
   for (const { path, db } of files) {
     try {
+      /** frames in the WAL when the last pass began */
+      let frames = 0;
       for (let pass = 0; pass < MAX_PASSES && writable(path); pass++) {
-        const [done] = /** @type {{ busy: number; log: number; checkpointed: number }[]} */ (db.pragma('wal_checkpoint(PASSIVE)'));
+        const [done] = checkpoint(db, 'PASSIVE');
+        frames = done?.log ?? 0;
         if (!done || done.busy !== 0 || done.checkpointed >= done.log) break;
+      }
+      if (frames >= FULL_AT_FRAMES && writable(path)) {
+        db.pragma(`busy_timeout = ${FULL_WAIT_MS}`);
+        try {
+          checkpoint(db, 'FULL');
+        } finally {
+          db.pragma('busy_timeout = 0');
+        }
       }
     } catch (err) {
       // busy: the next round tries again; anything else (read-only, I/O): a fresh process, once the parent sees the folder writable

@@ -15,7 +15,10 @@
  * wholly copied (measured: ~2 MB/s of WAL, never reused, at 450 small commits/s). Once the WAL
  * holds FULL_AT_FRAMES, one FULL checkpoint holds GridPatrol's writer back for the few
  * milliseconds it takes to copy the rest, as SQLite's own checkpoint in the writer would, and
- * GridPatrol's next write starts the WAL over.
+ * GridPatrol's next write starts the WAL over. That wait is inside SQLite, after the write guard's
+ * check, so a folder turning read-only during it can still end in a SIGBUS: FULL_AT_FRAMES is 4
+ * times SQLite's 1,000 to make those waits rare (at 1,000, 2 deaths in 300 flips of the
+ * read-only-flapping test), for a WAL of up to ~16 MiB.
  *
  * Plain JavaScript on purpose: run by `node` alone it takes about half the memory it would
  * through tsx. It checks the folder as storage/write-guard.ts does (the folder, then the index).
@@ -26,8 +29,8 @@ import { dirname } from 'node:path';
 
 const intervalMs = Number(process.env.GRIDPATROL_CHECKPOINT_INTERVAL_MS ?? 1000);
 const MAX_PASSES = 20;
-/** SQLite's own checkpoint threshold (wal_autocheckpoint's default) */
-const FULL_AT_FRAMES = 1000;
+/** 4 × SQLite's own checkpoint threshold (wal_autocheckpoint's default, 1,000 pages) */
+const FULL_AT_FRAMES = 4000;
 /** how long a FULL checkpoint waits for the writer's lock between GridPatrol's commits */
 const FULL_WAIT_MS = 200;
 

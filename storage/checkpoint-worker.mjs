@@ -17,8 +17,8 @@
  * milliseconds it takes to copy the rest, as SQLite's own checkpoint in the writer would, and
  * GridPatrol's next write starts the WAL over. That wait is inside SQLite, after the write guard's
  * check, so a folder turning read-only during it can still end in a SIGBUS: FULL_AT_FRAMES is 4
- * times SQLite's 1,000 to make those waits rare (at 1,000, 2 deaths in 300 flips of the
- * read-only-flapping test), for a WAL of up to ~16 MiB.
+ * times SQLite's 1,000 to make those waits rare, for a WAL of up to ~16 MiB (at 1,000 one
+ * 300-flip run of the read-only-flapping test saw 2 deaths; PASSIVE alone also saw 2 in 900).
  *
  * Plain JavaScript on purpose: run by `node` alone it takes about half the memory it would
  * through tsx. It checks the folder as storage/write-guard.ts does (the folder, then the index).

@@ -23,7 +23,7 @@ import { sqliteProbe, type StoreProbe } from '../helpers/stores.js';
  *
  * The guard cannot close the window between its check and SQLite's own store into the map. Its
  * widest part, a checkpoint's fsync, is moved to a child process (storage/checkpointer.ts); what
- * is left is narrow but not closed (README: about one SIGBUS in 2,300 flips; the guard alone, one
+ * is left is narrow but not closed (README: about one SIGBUS in 1,000 flips; the guard alone, one
  * in 1,250 without the child; no guard, by the 3rd flip). So GridPatrol runs here as `npm start`
  * runs it, under its supervisor (lib/supervisor.ts), and the test checks what a user relies on:
  * deaths are rare (a broken guard dies every few flips), each one is a SIGBUS followed by a
@@ -146,7 +146,7 @@ describe(`the whole data folder flipped read-only and back ${FLIPS} times under 
 
   it('rarely dies, only of SIGBUS, is started again each time, and is ready after the last flip', async () => {
     expect({ signal: gp.child.signalCode, exitCode: gp.child.exitCode, flips }).toEqual({ signal: null, exitCode: null, flips: FLIPS });
-    // one SIGBUS is the test's own; without the guard it dies by the 3rd flip, with it about once in 2,300
+    // one SIGBUS is the test's own; without the guard it dies by the 3rd flip, with it about once in 1,000
     const sigbus = deaths().filter((d) => d.signal === 'SIGBUS').length;
     expect(sigbus).toBeGreaterThanOrEqual(1);
     expect(sigbus - 1).toBeLessThanOrEqual(Math.max(2, Math.ceil(FLIPS / 100)));
